@@ -1,0 +1,173 @@
+import Configuration
+import Foundation
+import Logging
+import RelayCore
+import RelayPublishing
+import RelaySSE
+
+/// Everything `sse-relay serve` is configured with, validated.
+public struct RelayConfiguration: Sendable {
+    public var nodeID: String
+    public var sse: SSEServer.Configuration
+    public var publish: PublishServer.Configuration
+    public var history: ReplayWindow.Configuration
+    public var logLevel: Logger.Level
+
+    /// Every key the relay reads, with its default, in the order the example file lists them.
+    /// Flags, environment variables and file keys are all derived from these names.
+    public static let keys: [(key: String, defaultValue: String, help: String)] = [
+        ("listen", "127.0.0.1:8080", "Subscriber HTTP address, HOST:PORT."),
+        ("node-id", "<hostname>", "This node's id in reports, logs and (later) the cluster registry."),
+        ("publish.socket", "/run/sse-relay/publish.sock", "Unix socket for the publish API."),
+        ("publish.socket-mode", "0660", "Permission bits of the publish socket (octal)."),
+        ("publish.max-body-size", "16MiB", "Largest publish request body (bulk NDJSON included)."),
+        ("stream.keep-alive", "15s", "Idle time after which a keep-alive comment is sent."),
+        ("stream.max-lifetime", "1h", "Streams are closed cleanly after about this long (10% jitter); browsers resume."),
+        ("stream.buffer-limit", "256KiB", "Unsent bytes a stream may queue before it is closed as a slow consumer."),
+        ("stream.retry", "2000ms", "The retry: hint sent at the start of each stream."),
+        ("history.size", "100", "Events kept for replay per client id and per topic (0 disables replay)."),
+        ("history.age", "5m", "How long events stay replayable."),
+        ("history.max-bytes", "64MiB", "Memory cap for all kept events together."),
+        ("events.max-size", "64KiB", "Largest event (data plus name) accepted."),
+        ("cors.allow-origin", "", "Access-Control-Allow-Origin for streams (empty: none)."),
+        ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
+    ]
+
+    /// `stream.keep-alive` → `SSE_RELAY_STREAM_KEEP_ALIVE`.
+    public static func environmentName(of key: String) -> String {
+        "SSE_RELAY_" + key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    }
+
+    /// Reads and validates the configuration.
+    ///
+    /// - Parameters:
+    ///   - overrides: values from command-line flags, by key (highest precedence).
+    ///   - environment: the process environment (`SSE_RELAY_*`).
+    ///   - file: a JSON or YAML file (lowest precedence), or `nil`.
+    public static func load(overrides: [String: String], environment: [String: String], file: String?) async throws -> RelayConfiguration {
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(
+                name: "flags",
+                values: Dictionary(uniqueKeysWithValues: overrides.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue(.string($0.value), isSecret: false)) })
+            ),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "sse-relay"),
+        ]
+        if let file {
+            providers.append(try await fileProvider(file))
+        }
+        return try RelayConfiguration(reader: ConfigReader(providers: providers))
+    }
+
+    private static func fileProvider(_ path: String) async throws -> any ConfigProvider {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ConfigurationError(key: "config", problem: "cannot read configuration file \(path)")
+        }
+        do {
+            switch (path as NSString).pathExtension.lowercased() {
+            case "json":
+                return try await FileProvider<JSONSnapshot>(filePath: .init(path))
+            case "yaml", "yml":
+                return try await FileProvider<YAMLSnapshot>(filePath: .init(path))
+            default:
+                throw ConfigurationError(key: "config", problem: "\(path): the file name must end in .json, .yaml or .yml")
+            }
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(key: "config", problem: "\(path) is not valid: \(error)")
+        }
+    }
+
+    init(reader: ConfigReader) throws {
+        let values = ValueReader(reader: reader)
+        nodeID = try values.value("node-id", default: Self.hostName()) { value in
+            ClientID(value) != nil ? value : nil
+        } problem: { "must be \(ClientID.rules)" }
+        let listen = try values.value("listen", default: "127.0.0.1:8080", ValueParsers.hostPort) {
+            "must be HOST:PORT, [IPv6]:PORT or :PORT"
+        }
+        let keepAlive = try values.duration("stream.keep-alive", default: "15s", minimum: .milliseconds(10))
+        let maxLifetime = try values.duration("stream.max-lifetime", default: "1h", minimum: .milliseconds(100))
+        let bufferLimit = try values.size("stream.buffer-limit", default: "256KiB", minimum: 1024)
+        let retry = try values.duration("stream.retry", default: "2000ms", minimum: .zero)
+        let allowOrigin = try values.value("cors.allow-origin", default: "") { value in
+            value.contains(where: { $0 == "\r" || $0 == "\n" }) ? nil : value
+        } problem: { "must be one origin (e.g. https://app.example.com) or *" }
+        sse = SSEServer.Configuration(
+            host: listen.host, port: listen.port, nodeID: nodeID,
+            keepAlive: keepAlive, maxLifetime: maxLifetime, bufferLimit: bufferLimit,
+            retryMilliseconds: Int(retry.nanosecondsClamped / 1_000_000),
+            allowOrigin: allowOrigin.isEmpty ? nil : allowOrigin
+        )
+
+        let maxEventSize = try values.size("events.max-size", default: "64KiB", minimum: 1)
+        publish = PublishServer.Configuration(
+            socketPath: try values.value("publish.socket", default: "/run/sse-relay/publish.sock") { $0.hasPrefix("/") || $0.hasPrefix(".") ? $0 : "./" + $0 } problem: { "must be a path" },
+            socketMode: try values.value("publish.socket-mode", default: "0660", ValueParsers.fileMode) { "must be an octal mode such as 0660" },
+            maxEventSize: maxEventSize,
+            maxBodySize: try values.size("publish.max-body-size", default: "16MiB", minimum: maxEventSize)
+        )
+
+        history = ReplayWindow.Configuration(
+            eventsPerStream: try values.value("history.size", default: "100", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) { "must be a whole number, 0 or more" },
+            maxAge: try values.duration("history.age", default: "5m", minimum: .zero),
+            maxBytes: try values.size("history.max-bytes", default: "64MiB", minimum: 0)
+        )
+        logLevel = try values.value("log.level", default: "info", { Logger.Level(rawValue: $0.lowercased()) }) {
+            "must be one of trace, debug, info, notice, warning, error, critical"
+        }
+    }
+
+    static func hostName() -> String {
+        let name = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+        return ClientID(name) != nil ? name : "node"
+    }
+}
+
+/// Reads raw values whatever type the provider stored (a YAML or environment string, a JSON
+/// number or boolean) and parses them with one syntax, so every source accepts the same
+/// text and every error names its key.
+struct ValueReader {
+    let reader: ConfigReader
+
+    func raw(_ key: String) -> String? {
+        let configKey = ConfigKey(key)
+        if let value = reader.string(forKey: configKey) { return value }
+        if let value = reader.int(forKey: configKey) { return String(value) }
+        if let value = reader.double(forKey: configKey) { return String(value) }
+        if let value = reader.bool(forKey: configKey) { return String(value) }
+        return nil
+    }
+
+    func value<T>(_ key: String, default defaultValue: String, _ parse: (String) -> T?, problem: () -> String) throws -> T {
+        let text = raw(key) ?? defaultValue
+        guard let value = parse(text) else {
+            throw ConfigurationError(key: key, problem: "\(JSONText.quoted(text)) \(problem())")
+        }
+        return value
+    }
+
+    func duration(_ key: String, default defaultValue: String, minimum: Duration) throws -> Duration {
+        let value = try value(key, default: defaultValue, ValueParsers.duration) { "is not a duration (examples: 500ms, 15s, 5m, 1h)" }
+        guard value >= minimum else {
+            throw ConfigurationError(key: key, problem: "must be at least \(minimum)")
+        }
+        return value
+    }
+
+    func size(_ key: String, default defaultValue: String, minimum: Int) throws -> Int {
+        let value = try value(key, default: defaultValue, ValueParsers.size) { "is not a size (examples: 65536, 64KiB, 16MiB)" }
+        guard value >= minimum else {
+            throw ConfigurationError(key: key, problem: "must be at least \(minimum) bytes")
+        }
+        return value
+    }
+}
+
+extension Duration {
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : scaled + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,69 @@
+/// A validated event with its target, ready for the hub.
+public struct Publication: Sendable, Equatable {
+    public var target: Target
+    public var event: Event
+
+    public init(target: Target, event: Event) {
+        self.target = target
+        self.event = event
+    }
+}
+
+/// What really happened to one publication, as the publisher is told.
+public struct DeliveryReport: Sendable, Equatable {
+    /// The id the event carries on every stream (the replay cursor).
+    public var id: EventID
+    public var target: Target
+    /// The node that took the publish call.
+    public var node: String
+    /// Connections on this node the event was queued to.
+    public var delivered: Int
+    /// Other nodes the event was sent to (always empty in standalone mode).
+    public var forwarded: [Forwarding]
+    /// Whether the event is kept for replay.
+    public var stored: Bool
+
+    public struct Forwarding: Sendable, Equatable {
+        public var node: String
+        /// Whether the broker confirmed it took the event for that node's queue.
+        public var confirmed: Bool
+
+        public init(node: String, confirmed: Bool) {
+            self.node = node
+            self.confirmed = confirmed
+        }
+    }
+
+    public init(id: EventID, target: Target, node: String, delivered: Int, forwarded: [Forwarding] = [], stored: Bool) {
+        self.id = id
+        self.target = target
+        self.node = node
+        self.delivered = delivered
+        self.forwarded = forwarded
+        self.stored = stored
+    }
+
+    /// A client event that reached no connection anywhere. (Topic events with no
+    /// subscriber are not an error: nobody asked for them yet.)
+    public var clientNotConnected: Bool {
+        if case .client = target, delivered == 0, forwarded.isEmpty { return true }
+        return false
+    }
+}
+
+/// A node's state as `GET /v1/health` and `sse-relay status` show it.
+public struct NodeStatus: Sendable, Equatable {
+    public var node: String
+    public var mode: String
+    public var version: String
+    public var uptimeSeconds: Int
+    public var statistics: HubStatistics
+
+    public init(node: String, mode: String, version: String, uptimeSeconds: Int, statistics: HubStatistics) {
+        self.node = node
+        self.mode = mode
+        self.version = version
+        self.uptimeSeconds = uptimeSeconds
+        self.statistics = statistics
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import RelayCore
+
+/// One publisher connection on the Unix socket: HTTP/1.1 requests in, JSON answers out.
+///
+/// It sits behind NIO's `HTTPServerPipelineHandler`, which holds back a pipelined request
+/// until the previous response has ended, so at most one request is in flight here and
+/// answers leave in request order.
+final class PublishHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case collecting(HTTPRequestHead, Result<(PublishRoute, [URLQueryItem]), APIError>, ByteBuffer)
+        /// The body grew past the limit; the rest is dropped and the connection closed.
+        case discarding
+    }
+
+    private let configuration: PublishServer.Configuration
+    private let backend: any PublishingBackend
+    private let logger: Logger
+    private var state = State.idle
+
+    init(configuration: PublishServer.Configuration, backend: any PublishingBackend, logger: Logger) {
+        self.configuration = configuration
+        self.backend = backend
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .idle):
+            let route = Result { () throws(APIError) in try PublishRoute.parse(head) }
+            if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > configuration.maxBodySize {
+                state = .discarding
+                respond(context: context, head: head, error: bodyTooLarge(), close: true)
+                return
+            }
+            state = .collecting(head, route, context.channel.allocator.buffer(capacity: 0))
+        case (.body(var part), .collecting(let head, let route, var body)):
+            guard body.readableBytes + part.readableBytes <= configuration.maxBodySize else {
+                state = .discarding
+                respond(context: context, head: head, error: bodyTooLarge(), close: true)
+                return
+            }
+            state = .idle  // drop our reference so the append does not copy
+            body.writeBuffer(&part)
+            state = .collecting(head, route, body)
+        case (.end, .collecting(let head, let route, let body)):
+            state = .idle
+            switch route {
+            case .failure(let error):
+                respond(context: context, head: head, error: error)
+            case .success(let (route, query)):
+                handle(route, query: query, head: head, body: body, context: context)
+            }
+        case (_, .discarding):
+            break
+        case (.head, .collecting), (.body, .idle), (.end, .idle):
+            // HTTPServerPipelineHandler and the decoder never produce these.
+            context.close(promise: nil)
+        }
+    }
+
+    private func bodyTooLarge() -> APIError {
+        APIError(status: 413, code: "body_too_large", message: "request body is larger than \(configuration.maxBodySize) bytes")
+    }
+
+    // MARK: Routes
+
+    private func handle(_ route: PublishRoute, query: [URLQueryItem], head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        let eventLoop = context.eventLoop
+        switch route {
+        case .publishToClient(let client):
+            publishOne(to: .client(client), query: query, head: head, body: body, context: context)
+        case .publishToTopic(let topic):
+            publishOne(to: .topic(topic), query: query, head: head, body: body, context: context)
+        case .publishBulk:
+            publishBulk(head: head, body: body, context: context)
+        case .client(let client) where head.method == .DELETE:
+            backend.kick(client, on: eventLoop).assumeIsolated().whenComplete { result in
+                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.kicked(client, closed: $0)) })
+            }
+        case .client(let client):
+            backend.connections(of: client, on: eventLoop).assumeIsolated().whenComplete { result in
+                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.connections(of: client, $0)) })
+            }
+        case .health:
+            backend.status(on: eventLoop).assumeIsolated().whenComplete { result in
+                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.status($0)) })
+            }
+        }
+    }
+
+    private func publishOne(to target: Target, query: [URLQueryItem], head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        let publication: Publication
+        do {
+            publication = try singleEvent(for: target, query: query, head: head, body: body)
+        } catch {
+            respond(context: context, head: head, error: error)
+            return
+        }
+        backend.publish([publication], on: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.respond(
+                context: context, head: head,
+                result: result.map { reports in
+                    let report = reports[0]
+                    return (report.clientNotConnected ? .notFound : .ok, ResponseJSON.report(report))
+                }
+            )
+        }
+    }
+
+    private func singleEvent(for target: Target, query: [URLQueryItem], head: HTTPRequestHead, body: ByteBuffer) throws(APIError) -> Publication {
+        let bytes = body.readableBytesView
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw APIError(status: 400, code: "invalid_utf8", message: "request body is not valid UTF-8")
+        }
+        let event: Event
+        switch MediaType(head.headers) {
+        case .json:
+            let decoded = try EventBody.decode(bytes)
+            if decoded.client != nil || decoded.topic != nil {
+                throw APIError(status: 400, code: "unknown_field", message: "\"client\" and \"topic\" belong in the path here; they are for bulk lines")
+            }
+            event = Event(name: decoded.event, data: decoded.data, retry: decoded.retry)
+        case .text:
+            var retry: Int?
+            if let raw = query.first(where: { $0.name == "retry" })?.value {
+                guard let value = Int(raw) else {
+                    throw APIError(status: 400, code: "invalid_retry", message: "retry must be an integer number of milliseconds")
+                }
+                retry = value
+            }
+            event = Event(name: query.first(where: { $0.name == "event" })?.value, data: text, retry: retry)
+        case .ndjson, .other:
+            throw MediaType.unsupported(head.headers, expected: "application/json or text/plain")
+        }
+        return try validated(Publication(target: target, event: event))
+    }
+
+    private func validated(_ publication: Publication) throws(APIError) -> Publication {
+        do {
+            try publication.event.validate(maxSize: configuration.maxEventSize)
+        } catch {
+            throw APIError(error)
+        }
+        return publication
+    }
+
+    /// NDJSON in, NDJSON out: one report per non-empty line, in order. A bad line is
+    /// answered with its own error and does not stop its neighbours.
+    private func publishBulk(head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        guard case .ndjson = MediaType(head.headers) else {
+            respond(context: context, head: head, error: MediaType.unsupported(head.headers, expected: "application/x-ndjson"))
+            return
+        }
+        // Each line is either a publication (by its index in `publications`) or an error.
+        enum Line {
+            case publication(Int)
+            case failed(APIError, line: Int)
+        }
+        var lines: [Line] = []
+        var publications: [Publication] = []
+        var lineNumber = 0
+        for raw in body.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var line = raw
+            while let last = line.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
+                line = line.dropLast()
+            }
+            if line.isEmpty { continue }
+            do throws(APIError) {
+                publications.append(try bulkEvent(line))
+                lines.append(.publication(publications.count - 1))
+            } catch {
+                lines.append(.failed(error, line: lineNumber))
+            }
+        }
+        let reply = { (reports: [DeliveryReport]) -> (HTTPResponseStatus, String) in
+            var out = ""
+            for line in lines {
+                switch line {
+                case .publication(let index): out += ResponseJSON.report(reports[index])
+                case .failed(let error, let number): out += ResponseJSON.lineError(error, line: number)
+                }
+                out += "\n"
+            }
+            return (.ok, out)
+        }
+        guard !publications.isEmpty else {
+            respond(context: context, head: head, result: .success(reply([])), contentType: "application/x-ndjson")
+            return
+        }
+        backend.publish(publications, on: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.respond(context: context, head: head, result: result.map(reply), contentType: "application/x-ndjson")
+        }
+    }
+
+    private func bulkEvent(_ line: ByteBufferView) throws(APIError) -> Publication {
+        guard String(validating: line, as: UTF8.self) != nil else {
+            throw APIError(status: 400, code: "invalid_utf8", message: "line is not valid UTF-8")
+        }
+        let decoded = try EventBody.decode(line)
+        let target: Target
+        switch (decoded.client, decoded.topic) {
+        case (let raw?, nil):
+            guard let client = ClientID(raw) else { throw .invalidClientID(raw) }
+            target = .client(client)
+        case (nil, let raw?):
+            guard let topic = TopicName(raw) else { throw .invalidTopic(raw) }
+            target = .topic(topic)
+        default:
+            throw APIError(status: 400, code: "missing_target", message: "each line needs exactly one of \"client\" or \"topic\"")
+        }
+        return try validated(Publication(target: target, event: Event(name: decoded.event, data: decoded.data, retry: decoded.retry)))
+    }
+
+    // MARK: Responses
+
+    private func respond(
+        context: ChannelHandlerContext, head: HTTPRequestHead,
+        result: Result<(HTTPResponseStatus, String), any Error>,
+        contentType: String = "application/json"
+    ) {
+        switch result {
+        case .success(let (status, json)):
+            write(context: context, head: head, status: status, body: json, contentType: contentType, close: false)
+        case .failure(let error as APIError):
+            respond(context: context, head: head, error: error)
+        case .failure(let error):
+            logger.error("publish request failed", metadata: ["error": "\(error)"])
+            respond(context: context, head: head, error: APIError(status: 500, code: "internal_error", message: "the relay could not complete the request: \(error)"))
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, error: APIError, close: Bool = false) {
+        logger.debug("publish request refused", metadata: ["http.status": "\(error.status)", "error.code": "\(error.code)"])
+        write(context: context, head: head, status: HTTPResponseStatus(statusCode: error.status), body: error.json, contentType: "application/json", close: close)
+    }
+
+    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: String, contentType: String, close: Bool) {
+        let buffer = context.channel.allocator.buffer(string: body)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(3)
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        let keepAlive = head.isKeepAlive && !close
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension PublishHandler: Sendable {}
+
+/// The body formats the publish API understands, from `Content-Type`.
+enum MediaType {
+    case json, text, ndjson, other(String?)
+
+    init(_ headers: HTTPHeaders) {
+        guard let raw = headers.first(name: "Content-Type") else {
+            self = .other(nil)
+            return
+        }
+        let essence = raw.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        switch essence {
+        case "application/json": self = .json
+        case "text/plain": self = .text
+        case "application/x-ndjson", "application/jsonl", "application/jsonlines": self = .ndjson
+        default: self = .other(raw)
+        }
+    }
+
+    static func unsupported(_ headers: HTTPHeaders, expected: String) -> APIError {
+        let got = headers.first(name: "Content-Type").map { "got \(JSONText.excerpt($0))" } ?? "no Content-Type was sent"
+        return APIError(status: 415, code: "unsupported_media_type", message: "Content-Type must be \(expected) (\(got))")
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import RelayCore
+import ServiceLifecycle
+
+/// The publish API: HTTP/1.1 over a Unix socket, for applications on this host.
+///
+/// A Unix socket rather than a TCP port: file permissions decide who may publish, and no
+/// network path reaches it.
+public final class PublishServer: Service {
+    public let configuration: Configuration
+    private let listener: any Channel
+    private let socketFile: UnixSocketFile
+    private let logger: Logger
+
+    private init(configuration: Configuration, listener: any Channel, socketFile: UnixSocketFile, logger: Logger) {
+        self.configuration = configuration
+        self.listener = listener
+        self.socketFile = socketFile
+        self.logger = logger
+    }
+
+    /// Creates the socket file with its final mode, refusing to take over a live socket.
+    public static func bind(
+        configuration: Configuration,
+        backend: any PublishingBackend,
+        group: any EventLoopGroup,
+        logger: Logger
+    ) async throws -> PublishServer {
+        let socketFile = UnixSocketFile(path: configuration.socketPath)
+        try await socketFile.prepare(group: group)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: configuration, backend: backend, logger: logger))
+                }
+            }
+        let listener = try await socketFile.bind(mode: configuration.socketMode) { path in
+            try await bootstrap.bind(unixDomainSocketPath: path).get()
+        }
+        return PublishServer(configuration: configuration, listener: listener, socketFile: socketFile, logger: logger)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try? await listener.close()
+        socketFile.remove()
+        logger.info("publish socket closed", metadata: ["socket.path": "\(configuration.socketPath)"])
+    }
+}

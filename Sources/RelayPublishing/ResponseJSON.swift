@@ -1,0 +1,73 @@
+import Foundation
+import RelayCore
+
+/// The JSON the publish API answers with. Written by hand (with proper string escaping)
+/// because reports are on the bulk hot path and their shape is flat.
+enum ResponseJSON {
+    static func report(_ report: DeliveryReport) -> String {
+        var json = "{"
+        if report.clientNotConnected {
+            let message = "client \(report.target.idText) has no open connection"
+                + (report.stored ? "; the event is kept for replay" : "")
+            json += #""error":"# + APIError(status: 404, code: "client_not_connected", message: message).errorObject + ","
+        }
+        json += #""id":""# + report.id.description + #"","#
+        switch report.target {
+        case .client(let id): json += #""client":"# + JSONText.quoted(id.rawValue)
+        case .topic(let topic): json += #""topic":"# + JSONText.quoted(topic.rawValue)
+        }
+        json += #","node":"# + JSONText.quoted(report.node)
+        json += #","delivered":"# + String(report.delivered)
+        json += #","forwarded":["#
+        json += report.forwarded.map { #"{"node":"# + JSONText.quoted($0.node) + #","confirmed":"# + String($0.confirmed) + "}" }
+            .joined(separator: ",")
+        json += #"],"stored":"# + String(report.stored) + "}"
+        return json
+    }
+
+    /// A bulk line that could not be published: its 1-based line number and why.
+    static func lineError(_ error: APIError, line: Int) -> String {
+        #"{"error":"# + error.errorObject + #","line":"# + String(line) + "}"
+    }
+
+    static func connections(of client: ClientID, _ connections: [ConnectionInfo]) -> String {
+        let items = connections.map { info in
+            #"{"node":"# + JSONText.quoted(info.node)
+                + #","since":"# + JSONText.quoted(iso8601(milliseconds: info.sinceMilliseconds))
+                + #","peer":"# + JSONText.quoted(info.peer)
+                + #","topics":["# + info.topics.map { JSONText.quoted($0.rawValue) }.joined(separator: ",") + "]}"
+        }
+        return #"{"client":"# + JSONText.quoted(client.rawValue) + #","connections":["# + items.joined(separator: ",") + "]}"
+    }
+
+    static func kicked(_ client: ClientID, closed: Int) -> String {
+        #"{"client":"# + JSONText.quoted(client.rawValue) + #","closed":"# + String(closed) + "}"
+    }
+
+    static func status(_ status: NodeStatus) -> String {
+        let stats = status.statistics
+        return #"{"status":"ok","node":"# + JSONText.quoted(status.node)
+            + #","mode":"# + JSONText.quoted(status.mode)
+            + #","version":"# + JSONText.quoted(status.version)
+            + #","uptimeSeconds":"# + String(status.uptimeSeconds)
+            + #","connections":"# + String(stats.connections)
+            + #","clients":"# + String(stats.clients)
+            + #","topics":"# + String(stats.topics)
+            + #","history":{"events":"# + String(stats.historyEvents) + #","bytes":"# + String(stats.historyBytes) + "}"
+            + #","lastEventId":""# + stats.lastEventID.description + #""}"#
+    }
+
+    private static func iso8601(milliseconds: Int64) -> String {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}
+
+extension Target {
+    var idText: String {
+        switch self {
+        case .client(let id): id.rawValue
+        case .topic(let topic): topic.rawValue
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import RelayCore
+
+extension SSEServer {
+    public struct Configuration: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        /// This node's id, reported with each connection.
+        public var nodeID: String
+        /// A comment is sent after this long without traffic, so proxies and browsers keep
+        /// the stream open.
+        public var keepAlive: Duration
+        /// Streams are closed (cleanly, between events) after about this long, with up to
+        /// 10% jitter so reconnects spread out; browsers resume by replay.
+        public var maxLifetime: Duration
+        /// Bytes a stream may have queued and unsent before it counts as a slow consumer
+        /// and is closed.
+        public var bufferLimit: Int
+        /// The reconnect delay hint (`retry:`) at the start of every stream, in milliseconds.
+        public var retryMilliseconds: Int
+        /// `Access-Control-Allow-Origin` for streams and preflights; `nil` sends none.
+        public var allowOrigin: String?
+
+        public init(
+            host: String = "127.0.0.1",
+            port: Int = 8080,
+            nodeID: String,
+            keepAlive: Duration = .seconds(15),
+            maxLifetime: Duration = .seconds(3600),
+            bufferLimit: Int = 256 << 10,
+            retryMilliseconds: Int = 2000,
+            allowOrigin: String? = nil
+        ) {
+            self.host = host
+            self.port = port
+            self.nodeID = nodeID
+            self.keepAlive = keepAlive
+            self.maxLifetime = maxLifetime
+            self.bufferLimit = bufferLimit
+            self.retryMilliseconds = retryMilliseconds
+            self.allowOrigin = allowOrigin
+        }
+    }
+}

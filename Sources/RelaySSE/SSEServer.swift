@@ -1,0 +1,89 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import RelayCore
+import ServiceLifecycle
+
+/// The subscriber port: `GET /events/{clientId}` streams over HTTP/1.1.
+///
+/// Binding happens in ``bind(configuration:hub:group:logger:)`` before the service group
+/// starts, so a taken port stops start-up with a clear error and "ready" means "bound".
+/// ``run()`` then holds the listener until graceful shutdown, stops accepting, and ends
+/// every stream cleanly.
+public final class SSEServer: Service {
+    public let configuration: Configuration
+    /// The address actually bound (the port is known even when 0 was asked for).
+    public let localAddress: SocketAddress
+    private let listener: any Channel
+    private let loops: [StreamLoop]
+    private let logger: Logger
+
+    private init(configuration: Configuration, localAddress: SocketAddress, listener: any Channel, loops: [StreamLoop], logger: Logger) {
+        self.configuration = configuration
+        self.localAddress = localAddress
+        self.listener = listener
+        self.loops = loops
+        self.logger = logger
+    }
+
+    public static func bind(
+        configuration: Configuration,
+        hub: Hub<SSEStream>,
+        group: any EventLoopGroup,
+        logger: Logger
+    ) async throws -> SSEServer {
+        var loopsByID: [ObjectIdentifier: StreamLoop] = [:]
+        var loops: [StreamLoop] = []
+        for eventLoop in group.makeIterator() {
+            let loop = StreamLoop(eventLoop: eventLoop)
+            loopsByID[ObjectIdentifier(eventLoop)] = loop
+            loops.append(loop)
+        }
+        let tick = Self.sweepTick(keepAlive: configuration.keepAlive)
+        for loop in loops { loop.start(tick: tick) }
+        let streamLoops = loopsByID
+
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: SSEStreamHandler.writeBufferWaterMark)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let loop = streamLoops[ObjectIdentifier(channel.eventLoop)] else {
+                        preconditionFailure("child channel on an event loop outside the server's group")
+                    }
+                    let handler = SSEStreamHandler(configuration: configuration, hub: hub, loop: loop, logger: logger)
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        guard let localAddress = listener.localAddress else {
+            throw ChannelError.unknownLocalAddress
+        }
+        return SSEServer(configuration: configuration, localAddress: localAddress, listener: listener, loops: loops, logger: logger)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try? await listener.close()
+        try await closeAllStreams(reason: .shutdown)
+    }
+
+    /// Ends every stream on every loop (used on shutdown; later, by drain).
+    public func closeAllStreams(reason: CloseReason) async throws {
+        for loop in loops {
+            try await loop.closeAll(reason: reason).get()
+        }
+        logger.info("all streams closed", metadata: ["reason": "\(reason.rawValue)"])
+    }
+
+    /// Keep-alives and lifetimes are checked this often: a quarter of the keep-alive, within
+    /// 50 ms ... 1 s.
+    static func sweepTick(keepAlive: Duration) -> TimeAmount {
+        let quarter = keepAlive.nanoseconds / 4
+        return .nanoseconds(min(max(quarter, 50_000_000), 1_000_000_000))
+    }
+}

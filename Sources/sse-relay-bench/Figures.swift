@@ -1,0 +1,86 @@
+/// Everything the benchmark measured, in the shape written by `--json`.
+struct BenchFigures: Codable, Sendable {
+    var url: String
+    var connections: Int
+    var threads: Int
+    var payloadBytes: Int
+    var pipeline: Int
+    var bulkPipeline: Int
+    var batch: Int
+    var publishers: Int
+    var openFileLimit: Int
+    var connect: ConnectFigures?
+    var topicConnect: ConnectFigures?
+    var scenarios: [ScenarioFigures] = []
+}
+
+struct ConnectFigures: Codable, Sendable {
+    var topic: String?
+    var requested: Int
+    var established: Int
+    var failures: Int
+    var failureReasons: [String: Int]
+    var seconds: Double
+    var connectsPerSecond: Double
+    var relayRSSBeforeKiB: Int?
+    var relayRSSAfterKiB: Int?
+    var relayRSSPerConnectionKiB: Double?
+    var benchCPUPercent: Double
+    var relayCPUPercent: Double?
+}
+
+struct LatencyFigures: Codable, Sendable {
+    var samples: Int
+    var p50Ms: Double
+    var p90Ms: Double
+    var p99Ms: Double
+    var p999Ms: Double
+    var maxMs: Double
+    var meanMs: Double
+
+    init(_ histogram: LatencyHistogram) {
+        func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
+        samples = histogram.total
+        p50Ms = ms(histogram.quantile(0.50))
+        p90Ms = ms(histogram.quantile(0.90))
+        p99Ms = ms(histogram.quantile(0.99))
+        p999Ms = ms(histogram.quantile(0.999))
+        maxMs = ms(histogram.maxValue)
+        meanMs = histogram.mean / 1e6
+    }
+}
+
+struct ScenarioFigures: Codable, Sendable {
+    var name: String
+    var description: String
+    var publishSeconds: Double
+    var requests: Int
+    var published: Int
+    var publishedPerSecond: Double
+    var requestsPerSecond: Double
+    var accepted: Int
+    var notConnected: Int
+    var rejected: Int
+    /// Sum of the relay's reported `delivered` counts.
+    var reportedDelivered: Int
+    var statusCounts: [String: Int]
+    /// Paced modes only: most events held back at once because the pipeline was full.
+    var maxBacklog: Int
+    /// Deliveries the relay owed: accepted events, times the subscribers for a topic.
+    var expected: Int
+    var received: Int
+    var lost: Int
+    /// Received beyond what was expected (duplicates, or events from elsewhere).
+    var extra: Int
+    var untimed: Int
+    var deliverySeconds: Double
+    var deliveredPerSecond: Double
+    var latency: LatencyFigures
+    var settled: Bool
+    var droppedConnections: Int
+    var liveConnections: Int
+    var benchCPUPercent: Double
+    var relayCPUPercent: Double?
+    var relayRSSKiB: Int?
+    var errors: [String]
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RelayApp
+
+/// Flags name configuration keys; each is optional so that, when absent, the environment
+/// and then the configuration file decide (a default here would always win).
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the relay (the daemon).",
+        discussion: """
+            Configuration comes from --config FILE (JSON or YAML), then SSE_RELAY_* environment \
+            variables, then these flags, each overriding the one before. Durations: 500ms, 15s, 5m, 1h. \
+            Sizes: 65536, 64KiB, 16MiB.
+            """
+    )
+
+    @Option(help: "Configuration file (.json, .yaml or .yml). Also SSE_RELAY_CONFIG.")
+    var config: String?
+    @Option(help: "Subscriber HTTP address, HOST:PORT (default 127.0.0.1:8080).")
+    var listen: String?
+    @Option(help: "Unix socket for the publish API (default /run/sse-relay/publish.sock).")
+    var publishSocket: String?
+    @Option(help: "Permission bits of the publish socket, octal (default 0660).")
+    var socketMode: String?
+    @Option(help: "This node's id (default: the host name).")
+    var nodeId: String?
+    @Option(help: "Idle time before a keep-alive comment (default 15s).")
+    var keepAlive: String?
+    @Option(help: "Maximum stream lifetime before a clean close, jittered (default 1h).")
+    var maxLifetime: String?
+    @Option(help: "Events kept for replay per client and per topic (default 100).")
+    var historySize: String?
+    @Option(help: "How long events stay replayable (default 5m).")
+    var historyAge: String?
+    @Option(help: "Memory cap for all kept events (default 64MiB).")
+    var historyMaxBytes: String?
+    @Option(help: "Unsent bytes per stream before it is closed as a slow consumer (default 256KiB).")
+    var bufferLimit: String?
+    @Option(help: "Largest event accepted, data plus name (default 64KiB).")
+    var maxEventSize: String?
+    @Option(help: "Largest publish request body (default 16MiB).")
+    var maxBodySize: String?
+    @Option(help: "The retry: hint at the start of each stream (default 2000ms).")
+    var retry: String?
+    @Option(help: "Access-Control-Allow-Origin for streams (default: none).")
+    var allowOrigin: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        let flags: [String: String?] = [
+            "listen": listen, "publish.socket": publishSocket, "publish.socket-mode": socketMode,
+            "node-id": nodeId, "stream.keep-alive": keepAlive, "stream.max-lifetime": maxLifetime,
+            "history.size": historySize, "history.age": historyAge, "history.max-bytes": historyMaxBytes,
+            "stream.buffer-limit": bufferLimit, "events.max-size": maxEventSize,
+            "publish.max-body-size": maxBodySize, "stream.retry": retry,
+            "cors.allow-origin": allowOrigin, "log.level": logLevel,
+        ]
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: RelayConfiguration
+        do {
+            configuration = try await RelayConfiguration.load(
+                overrides: flags.compactMapValues { $0 },
+                environment: environment,
+                file: config ?? environment["SSE_RELAY_CONFIG"]
+            )
+        } catch {
+            throw CLIError("\(error)")
+        }
+
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sse-relay")
+
+        do {
+            try await RelayApplication(configuration: configuration, logger: logger).run { address in
+                guard isatty(STDOUT_FILENO) == 1 else { return }
+                let port = address.port ?? 0
+                let socket = configuration.publish.socketPath
+                FileHandle.standardOutput.write(Data("""
+
+                    sse-relay is running (standalone). Try, in another terminal:
+                      subscribe:  curl -N http://127.0.0.1:\(port)/events/42
+                      publish:    sse-relay publish --socket \(socket) --client 42 'hello'
+                    Stop with Ctrl-C.
+
+                    """.utf8))
+            }
+        } catch {
+            throw CLIError("cannot start: \(error)")
+        }
+    }
+}
+
+/// One clear line on stderr and a non-zero exit, instead of a stack of error types.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    var exitCode: Int32
+
+    init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}

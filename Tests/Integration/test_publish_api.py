@@ -1,0 +1,311 @@
+"""Publish side: HTTP/1.1 over the Unix socket given with --publish-socket."""
+
+import datetime
+import json
+import socket
+
+import pytest
+
+from conftest import read_http_response, wait_until
+
+NODE = "node-a"
+
+
+def _check_report(doc, *, client=None, topic=None, delivered):
+    assert isinstance(doc.get("id"), str) and doc["id"], doc
+    if client is not None:
+        assert doc.get("client") == client, doc
+        assert "topic" not in doc, doc
+    if topic is not None:
+        assert doc.get("topic") == topic, doc
+        assert "client" not in doc, doc
+    assert doc.get("node") == NODE, doc
+    assert doc.get("delivered") == delivered, doc
+    assert doc.get("forwarded") == [], doc
+    assert doc.get("stored") is True, doc
+
+
+def test_publish_json_to_connected_client(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("42")
+    rep = r.publish("42", "hi", event="greet")
+    assert rep.status == 200, rep
+    assert (rep.headers.get("Content-Type") or "").lower().startswith("application/json")
+    doc = rep.json()
+    _check_report(doc, client="42", delivered=1)
+    ev = s.next_event()
+    assert (ev.id, ev.event, ev.data) == (doc["id"], "greet", "hi")
+
+
+def test_publish_text_plain_with_event_query(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("42")
+    rep = r.publish_text("/v1/clients/42/events", "plain body\nline two", event="ping")
+    assert rep.status == 200, rep
+    _check_report(rep.json(), client="42", delivered=1)
+    ev = s.next_event()
+    assert (ev.event, ev.data) == ("ping", "plain body\nline two")
+
+
+def test_publish_text_plain_without_charset(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("42")
+    rep = r.publish_text("/v1/clients/42/events", "bare", content_type="text/plain")
+    assert rep.status == 200, rep
+    ev = s.next_event()
+    assert (ev.event, ev.data) == ("message", "bare")
+
+
+def test_publish_large_event_intact(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("42")
+    data = "".join(f"{i:06d}," for i in range(9000))[:60000]
+    rep = r.publish("42", data)
+    assert rep.status == 200, rep
+    assert s.next_event(timeout=10).data == data
+
+
+def test_publish_to_unconnected_client_is_404_and_stored(relay):
+    r = relay(node_id=NODE)
+    rep = r.publish("nobody", "lost?")
+    assert rep.status == 404, rep
+    doc = rep.assert_error(404, "client_not_connected")
+    assert isinstance(doc.get("id"), str) and doc["id"], doc
+    assert doc.get("client") == "nobody", doc
+    assert doc.get("delivered") == 0, doc
+    assert doc.get("stored") is True, doc
+
+
+def test_publish_to_topic(relay):
+    r = relay(node_id=NODE)
+    rep = r.publish_topic("news", "nobody listens")
+    assert rep.status == 200, rep
+    _check_report(rep.json(), topic="news", delivered=0)
+
+    a = r.open_stream("a", topics=["news"])
+    b = r.open_stream("b", topics=["news", "sports"])
+    c = r.open_stream("c", topics=["sports"])
+    rep = r.publish_topic("news", "headline", event="n")
+    assert rep.status == 200, rep
+    doc = rep.json()
+    _check_report(doc, topic="news", delivered=2)
+    for s in (a, b):
+        ev = s.next_event()
+        assert (ev.id, ev.event, ev.data) == (doc["id"], "n", "headline")
+    c.expect_no_event(0.2)
+
+    rep = r.publish_text("/v1/topics/sports/events", "goal", event="s")
+    assert rep.status == 200, rep
+    _check_report(rep.json(), topic="sports", delivered=2)
+    assert b.next_event().data == "goal"
+    assert c.next_event().data == "goal"
+
+
+def test_ndjson_batch(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("42", topics=["news"])
+    lines = [
+        json.dumps({"client": "42", "data": "first", "event": "e1"}),   # 1
+        json.dumps({"topic": "news", "data": "second"}),                # 2
+        '{"client": "42", "data": ',                                    # 3 malformed JSON
+        json.dumps({"client": "42"}),                                   # 4 no data
+        json.dumps({"client": "bad id!", "data": "x"}),                 # 5 invalid id
+        "",                                                             # 6 blank: no report
+        json.dumps({"client": "42", "data": "third", "retry": 3000}),   # 7
+        json.dumps({"client": "ghost", "data": "stored"}),              # 8 not connected
+    ]
+    rep = r.publish_ndjson(lines)
+    assert rep.status == 200, rep
+    reports = rep.ndjson()
+    assert len(reports) == 7, reports
+    _check_report(reports[0], client="42", delivered=1)
+    _check_report(reports[1], topic="news", delivered=1)
+    for idx, line_no in ((2, 3), (3, 4), (4, 5)):
+        bad = reports[idx]
+        assert isinstance(bad.get("error"), dict), bad
+        assert isinstance(bad["error"].get("code"), str) and bad["error"]["code"], bad
+        assert isinstance(bad["error"].get("message"), str) and bad["error"]["message"], bad
+        assert bad.get("line") == line_no, f"expected line {line_no} (1-based): {bad}"
+    assert reports[2]["error"]["code"] == "invalid_json", reports[2]
+    assert reports[4]["error"]["code"] == "invalid_client_id", reports[4]
+    _check_report(reports[5], client="42", delivered=1)
+    ghost = reports[6]
+    assert ghost.get("client") == "ghost" and ghost.get("delivered") == 0, ghost
+    assert ghost.get("stored") is True and isinstance(ghost.get("id"), str), ghost
+
+    evs = s.next_events(3)
+    assert [(e.event, e.data) for e in evs] == [("e1", "first"), ("message", "second"), ("message", "third")]
+    assert [e.id for e in evs] == [reports[0]["id"], reports[1]["id"], reports[5]["id"]]
+    assert str(evs[2].retry) == "3000"
+
+
+def test_get_client_connections(relay):
+    r = relay(node_id=NODE)
+    empty = r.client_info("42")
+    assert empty == {"client": "42", "connections": []}, empty
+
+    a = r.open_stream("42")
+    b = r.open_stream("42", topics=["news", "sports"])
+    info = r.wait_connections("42", 2)
+    assert info["client"] == "42"
+    peers = {}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for c in info["connections"]:
+        assert c.get("node") == NODE, c
+        since = datetime.datetime.fromisoformat(c["since"])
+        if since.tzinfo is not None:
+            assert abs((now - since).total_seconds()) < 60, c
+        peers[c["peer"]] = sorted(c.get("topics") or [])
+        assert isinstance(c.get("topics"), list), c
+    assert peers == {f"127.0.0.1:{a.local_port}": [], f"127.0.0.1:{b.local_port}": ["news", "sports"]}, info
+
+
+def test_delete_client_closes_streams(relay):
+    r = relay(node_id=NODE)
+    a = r.open_stream("42")
+    b = r.open_stream("42")
+    other = r.open_stream("43")
+    r.wait_connections("42", 2)
+    rep = r.request("DELETE", "/v1/clients/42")
+    assert rep.status == 200, rep
+    assert rep.json() == {"client": "42", "closed": 2}
+    a.wait_ended(5)
+    b.wait_ended(5)
+    assert r.client_info("42")["connections"] == []
+    assert r.publish("42", "too late").status == 404
+    assert r.publish("43", "still here").status == 200
+    assert other.next_event().data == "still here"
+    rep = r.request("DELETE", "/v1/clients/nobody")
+    assert rep.status == 200 and rep.json() == {"client": "nobody", "closed": 0}, rep
+
+
+def test_health(relay):
+    r = relay(node_id=NODE)
+    h = r.health()
+    assert h.get("status") == "ok" and h.get("node") == NODE and h.get("mode") == "standalone", h
+    assert h.get("connections") == 0, h
+    a = r.open_stream("x")
+    b = r.open_stream("y")
+    wait_until(lambda: r.health().get("connections") == 2, 5, message="health connections == 2")
+    a.close()
+    b.close()
+    wait_until(lambda: r.health().get("connections") == 0, 5, message="health connections == 0")
+
+
+BAD_REQUESTS = [
+    # id, method, path, content-type, body, status, code
+    ("malformed-json", "POST", "/v1/clients/42/events", "application/json", b'{"data": ', 400, "invalid_json"),
+    ("json-not-object", "POST", "/v1/clients/42/events", "application/json", b'["x"]', 400, None),
+    ("missing-data", "POST", "/v1/clients/42/events", "application/json", b'{"event": "x"}', 400, None),
+    ("number-data", "POST", "/v1/clients/42/events", "application/json", b'{"data": 5}', 400, None),
+    ("null-data", "POST", "/v1/clients/42/events", "application/json", b'{"data": null}', 400, None),
+    ("retry-not-int", "POST", "/v1/clients/42/events", "application/json", b'{"data": "x", "retry": "soon"}', 400, None),
+    ("xml", "POST", "/v1/clients/42/events", "application/xml", b"<data/>", 415, "unsupported_media_type"),
+    ("ndjson-as-xml", "POST", "/v1/events", "application/xml", b'{"client": "42", "data": "x"}', 415, "unsupported_media_type"),
+    ("bad-client-id", "POST", "/v1/clients/bad%20id/events", "application/json", b'{"data": "x"}', 400, "invalid_client_id"),
+    ("long-client-id", "POST", "/v1/clients/" + "c" * 129 + "/events", "application/json", b'{"data": "x"}', 400, "invalid_client_id"),
+    ("bad-client-id-get", "GET", "/v1/clients/a!b", None, None, 400, "invalid_client_id"),
+    ("bad-topic", "POST", "/v1/topics/bad!topic/events", "application/json", b'{"data": "x"}', 400, "invalid_topic"),
+    ("event-name-lf", "POST", "/v1/clients/42/events", "application/json", b'{"event": "a\\nb", "data": "x"}', 400, "invalid_event_name"),
+    ("event-name-cr", "POST", "/v1/topics/t/events", "application/json", b'{"event": "a\\rb", "data": "x"}', 400, "invalid_event_name"),
+    ("event-name-query-lf", "POST", "/v1/clients/42/events?event=a%0Ab", "text/plain", b"x", 400, "invalid_event_name"),
+    ("too-large", "POST", "/v1/clients/42/events", "application/json", b'{"data": "' + b"y" * 1025 + b'"}', 413, "event_too_large"),
+    ("too-large-text", "POST", "/v1/topics/t/events", "text/plain", b"z" * 1025, 413, "event_too_large"),
+    ("invalid-utf8", "POST", "/v1/clients/42/events", "text/plain", b"ok \xff\xfe bad", 400, "invalid_utf8"),
+    ("unknown-route", "GET", "/v1/nope", None, None, 404, "not_found"),
+    ("unknown-subroute", "POST", "/v1/clients/42/nope", "application/json", b'{"data": "x"}', 404, "not_found"),
+    ("get-events", "GET", "/v1/clients/42/events", None, None, 405, None),
+    ("put-health", "PUT", "/v1/health", "application/json", b"{}", 405, None),
+    ("post-client", "POST", "/v1/clients/42", "application/json", b'{"data": "x"}', 405, None),
+]
+
+
+@pytest.mark.parametrize("method, path, ctype, body, status, code",
+                         [b[1:] for b in BAD_REQUESTS], ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_requests_get_json_errors_and_relay_keeps_working(relay, method, path, ctype, body, status, code):
+    r = relay("--max-event-size", "1KiB", node_id=NODE)
+    s = r.open_stream("42")
+    headers = {"Content-Type": ctype} if ctype else {}
+    rep = r.request(method, path, body, headers)
+    rep.assert_error(status, code)
+    s.expect_no_event(0.1)
+    # the relay keeps working
+    assert r.health()["status"] == "ok"
+    ok = r.publish("42", "still fine")
+    assert ok.status == 200, ok
+    assert s.next_event().data == "still fine"
+
+
+def test_max_event_size_boundary(relay):
+    r = relay("--max-event-size", "1KiB", node_id=NODE)
+    s = r.open_stream("42")
+    ok = r.publish("42", "a" * 1024)
+    assert ok.status == 200, ok
+    assert s.next_event().data == "a" * 1024
+    r.publish("42", "a" * 1025).assert_error(413, "event_too_large")
+    # multi-byte characters count as bytes: 400 x 3 bytes = 1200 bytes
+    r.publish("42", "\u20ac" * 400).assert_error(413, "event_too_large")
+
+
+def test_many_bad_requests_in_a_row_then_good(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("42")
+    for _ in range(20):
+        r.request("POST", "/v1/clients/42/events", b"{not json", {"Content-Type": "application/json"}).assert_error(400, "invalid_json")
+        r.request("POST", "/v1/clients/42/events", b"x", {"Content-Type": "image/png"}).assert_error(415, "unsupported_media_type")
+    assert r.publish("42", "fine").status == 200
+    assert s.next_event().data == "fine"
+
+
+def test_http_keep_alive_reuses_connection(relay):
+    r = relay(node_id=NODE)
+    conn = r.connection()
+    try:
+        conn.request("GET", "/v1/health")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read()
+        first_sock = conn.sock
+        assert first_sock is not None, "the relay closed the connection after one request"
+        for i in range(3):
+            conn.request("POST", "/v1/topics/t/events", body=json.dumps({"data": f"d{i}"}),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            assert resp.status == 200
+            assert json.loads(resp.read())["topic"] == "t"
+            assert conn.sock is first_sock, "the relay closed a keep-alive connection"
+    finally:
+        conn.close()
+
+
+def test_pipelined_requests_answered_in_order(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("a")
+    body = json.dumps({"data": "piped"}).encode()
+    reqs = [
+        b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /v1/clients/a HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"POST /v1/topics/t/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode() + body,
+        b"GET /v1/nope HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"POST /v1/clients/a/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+        b"Content-Length: 5\r\n\r\nhello",
+        b"GET /v1/clients/zzz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(r.socket_path)
+    try:
+        sock.sendall(b"".join(reqs))
+        reader = sock.makefile("rb")
+        out = [read_http_response(reader) for _ in reqs]
+    finally:
+        sock.close()
+    assert [o.status for o in out] == [200, 200, 200, 404, 200, 200], out
+    assert out[0].json()["status"] == "ok"
+    assert out[1].json()["client"] == "a" and len(out[1].json()["connections"]) == 1
+    assert out[2].json()["topic"] == "t"
+    out[3].assert_error(404, "not_found")
+    assert out[4].json()["client"] == "a" and out[4].json()["delivered"] == 1
+    assert out[5].json() == {"client": "zzz", "connections": []}
+    assert s.next_event().data == "hello"
