@@ -62,11 +62,29 @@ let package = Package(
             ]
         ),
 
+        // MARK: Adapters (cluster mode)
+        .target(
+            name: "RelayRedis",
+            dependencies: [
+                "RelayCore", "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "RelayAMQP",
+            dependencies: [
+                "RelayCore", "CRabbitMQ",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Wiring
         .target(
             name: "RelayApp",
             dependencies: [
-                "RelayCore", "RelaySSE", "RelayPublishing",
+                "RelayCore", "RelaySSE", "RelayPublishing", "RelayRedis", "RelayAMQP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -105,6 +123,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Integration tiers: need the private redis-server / rabbitmq-server that Tests/run starts.
+        .testTarget(name: "RelayRedisTests", dependencies: ["RelayRedis", "RelayCore"]),
+        .testTarget(name: "RelayAMQPTests", dependencies: ["RelayAMQP", "RelayCore"]),
         // Proves the C libraries the cluster and systemd adapters need are installed and link.
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CRabbitMQ", "CSystemd"]),
     ],

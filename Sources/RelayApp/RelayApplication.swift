@@ -2,13 +2,17 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import RelayAMQP
 import RelayCore
 import RelayPublishing
+import RelayRedis
 import RelaySSE
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
-/// `sse-relay serve`: binds both listeners, then runs until SIGTERM or SIGINT.
+/// `sse-relay serve`: connects the backends (cluster mode), binds both listeners, then runs
+/// until SIGTERM or SIGINT.
 ///
 /// Listeners are bound before the service group starts so that a taken port or a live
 /// socket stops start-up with one clear error, and so that "started" means "accepting".
@@ -21,44 +25,128 @@ public struct RelayApplication {
         self.logger = logger
     }
 
-    /// - Parameter onReady: called once both listeners accept, with the bound subscriber
-    ///   address.
+    /// - Parameter onReady: called once both listeners accept (and, in cluster mode, the
+    ///   node is registered), with the bound subscriber address.
     public func run(onReady: @Sendable (SocketAddress) -> Void = { _ in }) async throws {
-        let group = MultiThreadedEventLoopGroup.singleton
+        if let cluster = configuration.cluster {
+            try await runCluster(cluster, onReady: onReady)
+        } else {
+            try await runStandalone(onReady: onReady)
+        }
+    }
+
+    private func runStandalone(onReady: @Sendable (SocketAddress) -> Void) async throws {
         let epoch = UInt64(Date().timeIntervalSince1970 * 1000)
         let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch)
         let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID)
+        let (sseServer, publishServer) = try await bindListeners(hub: hub, replaySource: nil, backend: backend)
+        logStarted(sseServer, mode: "standalone")
+        onReady(sseServer.localAddress)
+        try await runServices([sseServer, publishServer])
+    }
 
-        let sseServer = try await SSEServer.bind(configuration: configuration.sse, hub: hub, group: group, logger: logger)
-        let publishServer: PublishServer
+    private func runCluster(_ cluster: RelayConfiguration.Cluster, onReady: @Sendable (SocketAddress) -> Void) async throws {
+        let nodeID = configuration.nodeID
+        let registryHandle = LateBound<RedisRegistry>()
+        let redis = RedisClient(configuration: cluster.redis, logger: logger) {
+            // After any (re)connection, re-announce everything this node holds.
+            registryHandle.value?.refreshSoon()
+        }
+        let amqp = AMQPConfiguration(urls: cluster.amqpURLs, nodeID: nodeID, password: cluster.amqpPassword, exchange: cluster.amqpExchange)
+        let registry = RedisRegistry(
+            client: redis,
+            configuration: .init(
+                nodeID: nodeID, advertisedAddress: cluster.advertise, queue: amqp.queuePrefix + nodeID,
+                version: RelayVersion.current, heartbeat: cluster.heartbeat, ttl: cluster.ttl
+            ),
+            logger: logger
+        )
+        registryHandle.value = registry
+        // The shared history replaces the hub's own window in cluster mode.
+        let hub = Hub<SSEStream>(history: .init(eventsPerStream: 0), epoch: 0, membershipChanged: { registry.changed($0) })
+        let store = RedisEventStore(
+            client: redis,
+            configuration: .init(nodeID: nodeID, historySize: configuration.history.eventsPerStream, historyAge: configuration.history.maxAge)
+        )
+        let forwarder: AMQPForwarder
+        let consumer: AMQPConsumer
         do {
-            publishServer = try await PublishServer.bind(configuration: configuration.publish, backend: backend, group: group, logger: logger)
+            forwarder = try AMQPForwarder(configuration: amqp, logger: logger)
+            consumer = try AMQPConsumer(configuration: amqp, logger: logger) { events in
+                ClusterRelay.receive(events, into: hub)
+            }
+        } catch {
+            throw ConfigurationError(key: "amqp.url", problem: "\(error)")
+        }
+        let backends = ClusterBackends(redis: redis, registry: registry, forwarder: forwarder, consumer: consumer, logger: logger)
+        do {
+            try await backends.waitUntilConnected(timeout: .seconds(30), redisEndpoint: cluster.redis.endpointDescription, amqpURLs: cluster.amqpURLs)
+            try await registry.announce(hub)
+        } catch {
+            await backends.shutdown()
+            throw error
+        }
+        let backend = ClusterRelay(
+            hub: hub, nodeID: nodeID, store: store, registry: registry, forwarder: forwarder,
+            health: { ["redis": redis.isConnected, "amqp": forwarder.isConnected && consumer.isConnected] }
+        )
+        let listeners: (SSEServer, PublishServer)
+        do {
+            listeners = try await bindListeners(hub: hub, replaySource: store, backend: backend)
+        } catch {
+            await backends.shutdown()
+            throw error
+        }
+        logStarted(listeners.0, mode: "cluster")
+        onReady(listeners.0.localAddress)
+        try await runServices([backends, listeners.0, listeners.1])
+    }
+
+    private func bindListeners(hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, backend: any PublishingBackend) async throws -> (SSEServer, PublishServer) {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let sseServer = try await SSEServer.bind(configuration: configuration.sse, hub: hub, replaySource: replaySource, group: group, logger: logger)
+        do {
+            let publishServer = try await PublishServer.bind(configuration: configuration.publish, backend: backend, group: group, logger: logger)
+            return (sseServer, publishServer)
         } catch {
             try? await sseServer.closeAllStreams(reason: .shutdown)
             throw error
         }
+    }
+
+    private func logStarted(_ sseServer: SSEServer, mode: String) {
         logger.info(
             "sse-relay started",
             metadata: [
-                "node.id": "\(configuration.nodeID)", "mode": "standalone",
-                "listen": "\(sseServer.localAddress.ipAddress ?? "?"):\(sseServer.localAddress.port ?? 0)", "socket.path": "\(configuration.publish.socketPath)",
+                "node.id": "\(configuration.nodeID)", "mode": "\(mode)",
+                "listen": "\(sseServer.localAddress.ipAddress ?? "?"):\(sseServer.localAddress.port ?? 0)",
+                "socket.path": "\(configuration.publish.socketPath)",
             ]
         )
-        onReady(sseServer.localAddress)
+    }
 
-        // Services shut down in reverse order: the publish socket closes first (no new
-        // events), then streams end cleanly.
+    /// Services shut down in reverse order: the publish socket closes first (no new events),
+    /// then streams end cleanly, then (cluster) the node leaves the registry and the backend
+    /// connections close.
+    private func runServices(_ services: [any Service]) async throws {
         let serviceGroup = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: sseServer),
-                    .init(service: publishServer),
-                ],
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await serviceGroup.run()
         logger.info("sse-relay stopped")
+    }
+}
+
+/// A reference filled in after construction, for the one cycle in the wiring (the Redis
+/// client's reconnect hook needs the registry built on that client).
+final class LateBound<Value: Sendable>: Sendable {
+    private let storage = Mutex<Value?>(nil)
+    var value: Value? {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
     }
 }

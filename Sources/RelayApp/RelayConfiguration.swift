@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RelayCore
 import RelayPublishing
+import RelayRedis
 import RelaySSE
 
 /// Everything `sse-relay serve` is configured with, validated.
@@ -12,6 +13,20 @@ public struct RelayConfiguration: Sendable {
     public var publish: PublishServer.Configuration
     public var history: ReplayWindow.Configuration
     public var logLevel: Logger.Level
+    /// Set when both Redis and RabbitMQ are configured; `nil` runs standalone.
+    public var cluster: Cluster?
+
+    public struct Cluster: Sendable {
+        public var redis: RedisConfiguration
+        /// Tried in order; the first reachable one is used (a RabbitMQ cluster).
+        public var amqpURLs: [String]
+        public var amqpPassword: String?
+        public var amqpExchange: String
+        /// `host:port` other tools and operators see for this node's subscribers.
+        public var advertise: String
+        public var heartbeat: Duration
+        public var ttl: Duration
+    }
 
     /// Every key the relay reads, with its default, in the order the example file lists them.
     /// Flags, environment variables and file keys are all derived from these names.
@@ -31,6 +46,17 @@ public struct RelayConfiguration: Sendable {
         ("events.max-size", "64KiB", "Largest event (data plus name) accepted."),
         ("cors.allow-origin", "", "Access-Control-Allow-Origin for streams (empty: none)."),
         ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
+        ("redis.url", "", "Cluster mode: redis://[user[:password]@]host[:port][/db]."),
+        ("redis.sentinels", "", "Cluster mode through Sentinel: host:port[,host:port...] (instead of the URL's host)."),
+        ("redis.master-name", "", "The Sentinel master name."),
+        ("redis.password-file", "", "File holding the Redis password (relative paths: under $CREDENTIALS_DIRECTORY)."),
+        ("redis.key-prefix", "sse-relay:", "Prefix of every key, so several relay clusters can share one Redis."),
+        ("amqp.url", "", "Cluster mode: amqp://user:password@host:port/vhost, several separated by commas."),
+        ("amqp.password-file", "", "File holding the RabbitMQ password (relative paths: under $CREDENTIALS_DIRECTORY)."),
+        ("amqp.exchange", "sse-relay", "The direct exchange nodes' queues are bound to."),
+        ("cluster.advertise", "<listen>", "host:port of this node's subscriber port, as the registry shows it."),
+        ("cluster.heartbeat", "5s", "How often this node refreshes its registry entries."),
+        ("cluster.ttl", "15s", "How long registry entries live without a heartbeat."),
     ]
 
     /// `stream.keep-alive` → `SSE_RELAY_STREAM_KEEP_ALIVE`.
@@ -55,7 +81,7 @@ public struct RelayConfiguration: Sendable {
         if let file {
             providers.append(try await fileProvider(file))
         }
-        return try RelayConfiguration(reader: ConfigReader(providers: providers))
+        return try RelayConfiguration(reader: ConfigReader(providers: providers), environment: environment)
     }
 
     private static func fileProvider(_ path: String) async throws -> any ConfigProvider {
@@ -78,8 +104,8 @@ public struct RelayConfiguration: Sendable {
         }
     }
 
-    init(reader: ConfigReader) throws {
-        let values = ValueReader(reader: reader)
+    init(reader: ConfigReader, environment: [String: String]) throws {
+        let values = ValueReader(reader: reader, environment: environment)
         nodeID = try values.value("node-id", default: Self.hostName()) { value in
             ClientID(value) != nil ? value : nil
         } problem: { "must be \(ClientID.rules)" }
@@ -116,6 +142,67 @@ public struct RelayConfiguration: Sendable {
         logLevel = try values.value("log.level", default: "info", { Logger.Level(rawValue: $0.lowercased()) }) {
             "must be one of trace, debug, info, notice, warning, error, critical"
         }
+        cluster = try Self.cluster(values, listen: listen, environment: values.environment)
+    }
+
+    private static func cluster(_ values: ValueReader, listen: (host: String, port: Int), environment: [String: String]) throws -> Cluster? {
+        let redisURL = values.raw("redis.url") ?? ""
+        let sentinels = values.raw("redis.sentinels") ?? ""
+        let amqpURL = values.raw("amqp.url") ?? ""
+        if redisURL.isEmpty, sentinels.isEmpty, amqpURL.isEmpty { return nil }
+        guard !(redisURL.isEmpty && sentinels.isEmpty) else {
+            throw ConfigurationError(key: "redis.url", problem: "cluster mode needs Redis too (amqp.url is set)")
+        }
+        guard !amqpURL.isEmpty else {
+            throw ConfigurationError(key: "amqp.url", problem: "cluster mode needs RabbitMQ too (Redis is set)")
+        }
+        let prefix = values.raw("redis.key-prefix") ?? "sse-relay:"
+        var redis: RedisConfiguration
+        do {
+            redis = try RedisConfiguration(url: redisURL.isEmpty ? "redis://localhost" : redisURL, keyPrefix: prefix)
+            if !sentinels.isEmpty {
+                let master = values.raw("redis.master-name") ?? ""
+                guard !master.isEmpty else {
+                    throw ConfigurationError(key: "redis.master-name", problem: "is required with redis.sentinels")
+                }
+                redis.endpoint = .sentinel(addresses: try RedisConfiguration.sentinelAddresses(sentinels), masterName: master)
+            }
+        } catch let error as RedisError {
+            throw ConfigurationError(key: sentinels.isEmpty ? "redis.url" : "redis.sentinels", problem: "\(error)")
+        }
+        if let file = values.raw("redis.password-file"), !file.isEmpty {
+            redis.password = try secret(from: file, key: "redis.password-file", environment: environment)
+        }
+        let urls = amqpURL.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for url in urls where !(url.hasPrefix("amqp://") || url.hasPrefix("amqps://")) {
+            throw ConfigurationError(key: "amqp.url", problem: "each URL must start with amqp:// (got \(url.prefix(12))…)")
+        }
+        var amqpPassword: String?
+        if let file = values.raw("amqp.password-file"), !file.isEmpty {
+            amqpPassword = try secret(from: file, key: "amqp.password-file", environment: environment)
+        }
+        let advertise = values.raw("cluster.advertise").flatMap { $0.isEmpty ? nil : $0 }
+            ?? "\(listen.host == "0.0.0.0" ? hostName() : listen.host):\(listen.port)"
+        return Cluster(
+            redis: redis, amqpURLs: urls, amqpPassword: amqpPassword,
+            amqpExchange: values.raw("amqp.exchange").flatMap { $0.isEmpty ? nil : $0 } ?? "sse-relay",
+            advertise: advertise,
+            heartbeat: try values.duration("cluster.heartbeat", default: "5s", minimum: .milliseconds(100)),
+            ttl: try values.duration("cluster.ttl", default: "15s", minimum: .milliseconds(300))
+        )
+    }
+
+    /// Reads a secret from a file (systemd's `LoadCredential=` puts them under
+    /// `$CREDENTIALS_DIRECTORY`); the value is never logged.
+    private static func secret(from path: String, key: String, environment: [String: String]) throws -> String {
+        var resolved = path
+        if !path.hasPrefix("/"), let directory = environment["CREDENTIALS_DIRECTORY"] {
+            resolved = directory + "/" + path
+        }
+        guard let data = FileManager.default.contents(atPath: resolved), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(key: key, problem: "cannot read \(resolved)")
+        }
+        return text.trimmingCharacters(in: .newlines)
     }
 
     static func hostName() -> String {
@@ -129,6 +216,7 @@ public struct RelayConfiguration: Sendable {
 /// text and every error names its key.
 struct ValueReader {
     let reader: ConfigReader
+    let environment: [String: String]
 
     func raw(_ key: String) -> String? {
         let configKey = ConfigKey(key)

@@ -38,6 +38,10 @@ public final class Hub<S: Subscriber>: Sendable {
     public let epoch: UInt64
     private let state: Mutex<State>
     private let now: @Sendable () -> UInt64
+    /// Told (outside the lock) which client ids and topics gained or lost their first or
+    /// last local connection; a cluster registry re-reads ``holds(_:)`` to act on it, so
+    /// the order in which notifications from different threads arrive does not matter.
+    private let membershipChanged: @Sendable (MembershipChange) -> Void
 
     /// - Parameters:
     ///   - epoch: unique per history; standalone uses the start time in milliseconds.
@@ -45,10 +49,12 @@ public final class Hub<S: Subscriber>: Sendable {
     public init(
         history: ReplayWindow.Configuration,
         epoch: UInt64,
-        now: @escaping @Sendable () -> UInt64 = { NIODeadline.now().uptimeNanoseconds }
+        now: @escaping @Sendable () -> UInt64 = { NIODeadline.now().uptimeNanoseconds },
+        membershipChanged: @escaping @Sendable (MembershipChange) -> Void = { _ in }
     ) {
         self.epoch = epoch
         self.now = now
+        self.membershipChanged = membershipChanged
         self.state = Mutex(State(window: ReplayWindow(configuration: history)))
     }
 
@@ -60,6 +66,7 @@ public final class Hub<S: Subscriber>: Sendable {
     ///   queued from the moment this returns.
     public func open(_ subscriber: S, lastEventID: String?, retry: Int) -> Opening {
         let now = self.now()
+        defer { membershipChanged(MembershipChange(client: subscriber.clientID, topics: subscriber.topics)) }
         return state.withLock { state in
             state.table.insert(subscriber)
             let head = EventID(epoch: epoch, sequence: state.nextSequence - 1)
@@ -84,10 +91,44 @@ public final class Hub<S: Subscriber>: Sendable {
         }
     }
 
+    /// Registers a stream whose replay comes from elsewhere (cluster mode: the shared
+    /// history). Live events are queued to it from now on; the caller fetches the replay and
+    /// drops live events the replay already contained.
+    public func attach(_ subscriber: S) {
+        state.withLock { _ = $0.table.insert(subscriber) }
+        membershipChanged(MembershipChange(client: subscriber.clientID, topics: subscriber.topics))
+    }
+
     /// Removes a stream. Returns true when it was its client's last connection here.
     @discardableResult
     public func close(_ subscriber: S) -> Bool {
-        state.withLock { $0.table.remove(subscriber) }
+        let last = state.withLock { $0.table.remove(subscriber) }
+        membershipChanged(MembershipChange(client: subscriber.clientID, topics: subscriber.topics))
+        return last
+    }
+
+    /// Queues events that already have ids (stamped by the cluster's shared history) to the
+    /// local subscribers of their targets. Returns how many connections each went to.
+    public func deliver(_ events: [ForwardedEvent]) -> [Int] {
+        state.withLock { state in
+            var batches = Batches()
+            var counts: [Int] = []
+            counts.reserveCapacity(events.count)
+            for event in events {
+                counts.append(batches.add(event.frame, sequence: event.id.sequence, for: event.target, from: state.table))
+            }
+            batches.flush()
+            return counts
+        }
+    }
+
+    /// Whether this node holds a connection for `client` (the registry's source of truth).
+    public func holds(_ client: ClientID) -> Bool { state.withLock { $0.table.holds(client) } }
+    public func holds(_ topic: TopicName) -> Bool { state.withLock { $0.table.holds(topic) } }
+
+    /// Every client id and topic with a connection here, for registry heartbeats.
+    public var membership: (clients: [ClientID], topics: [TopicName]) {
+        state.withLock { (Array($0.table.clientIDs), Array($0.table.topicNames)) }
     }
 
     /// Gives each publication an id, keeps it for replay and queues it to every local
@@ -97,8 +138,7 @@ public final class Hub<S: Subscriber>: Sendable {
         return state.withLock { state in
             var receipts: [Receipt] = []
             receipts.reserveCapacity(publications.count)
-            // One batch per delivery queue (event loop); a node has a handful.
-            var batches: [(queue: DeliveryQueue<S>, deliveries: [Delivery<S>])] = []
+            var batches = Batches()
             let storing = state.window.configuration.eventsPerStream > 0 && state.window.configuration.maxBytes > 0
             for publication in publications {
                 let sequence = state.nextSequence
@@ -111,21 +151,10 @@ public final class Hub<S: Subscriber>: Sendable {
                     case .topic(let topic): .topic(topic)
                     }
                 state.window.append(frame, sequence: sequence, to: stream, now: now)
-                var delivered = 0
-                state.table.forEachSubscriber(of: publication.target) { subscriber in
-                    delivered += 1
-                    let queue = subscriber.queue
-                    if let index = batches.firstIndex(where: { $0.queue === queue }) {
-                        batches[index].deliveries.append(Delivery(subscriber: subscriber, frame: frame))
-                    } else {
-                        batches.append((queue, [Delivery(subscriber: subscriber, frame: frame)]))
-                    }
-                }
+                let delivered = batches.add(frame, sequence: sequence, for: publication.target, from: state.table)
                 receipts.append(Receipt(id: id, delivered: delivered, stored: storing))
             }
-            for batch in batches {
-                batch.queue.deliver(batch.deliveries)
-            }
+            batches.flush()
             return receipts
         }
     }
@@ -154,6 +183,48 @@ public final class Hub<S: Subscriber>: Sendable {
     /// Applies new history limits (from a configuration reload) from the next event on.
     public func reconfigure(history: ReplayWindow.Configuration) {
         state.withLock { $0.window.reconfigure(history) }
+    }
+}
+
+extension Hub {
+    /// Frames grouped per delivery queue (event loop): a node has a handful of queues, so a
+    /// linear search beats hashing.
+    fileprivate struct Batches {
+        var batches: [(queue: DeliveryQueue<S>, deliveries: [Delivery<S>])] = []
+
+        /// Adds `frame` for every local subscriber of `target`; returns how many.
+        mutating func add(_ frame: ByteBuffer, sequence: UInt64, for target: Target, from table: SubscriberTable<S>) -> Int {
+            var count = 0
+            table.forEachSubscriber(of: target) { subscriber in
+                count += 1
+                let delivery = Delivery(subscriber: subscriber, frame: frame, sequence: sequence)
+                let queue = subscriber.queue
+                if let index = batches.firstIndex(where: { $0.queue === queue }) {
+                    batches[index].deliveries.append(delivery)
+                } else {
+                    batches.append((queue, [delivery]))
+                }
+            }
+            return count
+        }
+
+        /// Hands every batch to its queue. Runs under the hub's lock: see ``DeliveryQueue``.
+        func flush() {
+            for batch in batches {
+                batch.queue.deliver(batch.deliveries)
+            }
+        }
+    }
+}
+
+/// Which client id and topics a connection change touched.
+public struct MembershipChange: Sendable, Equatable {
+    public var client: ClientID
+    public var topics: [TopicName]
+
+    public init(client: ClientID, topics: [TopicName]) {
+        self.client = client
+        self.topics = topics
     }
 }
 

@@ -25,13 +25,15 @@ public struct DeliveryReport: Sendable, Equatable {
 
     public struct Forwarding: Sendable, Equatable {
         public var node: String
-        /// Whether the broker confirmed it took the event for that node's queue.
-        public var confirmed: Bool
+        public var outcome: ForwardOutcome
 
-        public init(node: String, confirmed: Bool) {
+        public init(node: String, outcome: ForwardOutcome) {
             self.node = node
-            self.confirmed = confirmed
+            self.outcome = outcome
         }
+
+        /// Whether the broker confirmed it took the event for that node's queue.
+        public var confirmed: Bool { outcome == .confirmed }
     }
 
     public init(id: EventID, target: Target, node: String, delivered: Int, forwarded: [Forwarding] = [], stored: Bool) {
@@ -49,6 +51,13 @@ public struct DeliveryReport: Sendable, Equatable {
         if case .client = target, delivered == 0, forwarded.isEmpty { return true }
         return false
     }
+
+    /// Nothing was delivered here and no other node's queue could be reached through the
+    /// broker although some node holds the target.
+    public var brokerUnavailable: Bool {
+        guard delivered == 0, !forwarded.isEmpty else { return false }
+        return forwarded.allSatisfy { if case .unavailable = $0.outcome { true } else { false } }
+    }
 }
 
 /// A node's state as `GET /v1/health` and `sse-relay status` show it.
@@ -58,12 +67,15 @@ public struct NodeStatus: Sendable, Equatable {
     public var version: String
     public var uptimeSeconds: Int
     public var statistics: HubStatistics
+    /// Each configured backend (`redis`, `amqp`) and whether it is reachable now.
+    public var backends: [String: Bool]
 
-    public init(node: String, mode: String, version: String, uptimeSeconds: Int, statistics: HubStatistics) {
+    public init(node: String, mode: String, version: String, uptimeSeconds: Int, statistics: HubStatistics, backends: [String: Bool] = [:]) {
         self.node = node
         self.mode = mode
         self.version = version
         self.uptimeSeconds = uptimeSeconds
         self.statistics = statistics
+        self.backends = backends
     }
 }

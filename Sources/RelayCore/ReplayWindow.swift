@@ -94,7 +94,13 @@ public struct ReplayWindow: Sendable {
         let horizon = firstSequence - 1
         streams[stream, default: StreamIndex(evictedThrough: horizon)].sequences.append(sequence)
         if let index = streams[stream], index.sequences.count > configuration.eventsPerStream {
-            streams[stream]!.evictedThrough = streams[stream]!.sequences.removeFirst()
+            let dropped = streams[stream]!.sequences.removeFirst()
+            streams[stream]!.evictedThrough = dropped
+            // The log keeps a small entry until age or the byte cap removes it; the frame
+            // itself goes now, so memory follows the per-stream limit.
+            let position = Int(dropped - firstSequence)
+            bytes -= log[position].frame.readableBytes
+            log[position].frame = ByteBuffer()
         }
         evict(now: now)
     }

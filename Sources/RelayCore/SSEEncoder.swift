@@ -18,11 +18,29 @@ public enum SSEEncoder {
     /// Appends one complete event frame.
     public static func encode(_ event: Event, id: EventID, into buffer: inout ByteBuffer) {
         buffer.reserveCapacity(minimumWritableBytes: estimatedSize(of: event))
-        buffer.writeStaticString("id: ")
-        buffer.writeDecimal(id.epoch)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        buffer.writeDecimal(id.sequence)
-        buffer.writeInteger(UInt8(ascii: "\n"))
+        writeIDLine(id, into: &buffer)
+        writeBody(event, into: &buffer)
+    }
+
+    /// One event as its own buffer, ready to be shared by every connection it goes to.
+    public static func frame(_ event: Event, id: EventID, allocator: ByteBufferAllocator = .init()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: estimatedSize(of: event))
+        encode(event, id: id, into: &buffer)
+        return buffer
+    }
+
+    /// An event's frame without its `id:` line, for when the id is assigned elsewhere (the
+    /// cluster's publish script prepends it). `frame(id:body:)` of this equals
+    /// `frame(_:id:)`.
+    public static func body(_ event: Event) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(estimatedSize(of: event))
+        writeBody(event, into: &buffer)
+        return buffer
+    }
+
+    /// Everything after the `id:` line, through the blank line that dispatches the event.
+    private static func writeBody(_ event: Event, into buffer: inout ByteBuffer) {
         if let name = event.name {
             buffer.writeStaticString("event: ")
             buffer.writeString(name)
@@ -37,11 +55,22 @@ public enum SSEEncoder {
         buffer.writeInteger(UInt8(ascii: "\n"))
     }
 
-    /// One event as its own buffer, ready to be shared by every connection it goes to.
-    public static func frame(_ event: Event, id: EventID, allocator: ByteBufferAllocator = .init()) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: estimatedSize(of: event))
-        encode(event, id: id, into: &buffer)
+    /// Prepends the `id:` line to a body from ``body(_:)``.
+    public static func frame(id: EventID, body: ByteBuffer) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(body.readableBytes + 48)
+        writeIDLine(id, into: &buffer)
+        var body = body
+        buffer.writeBuffer(&body)
         return buffer
+    }
+
+    private static func writeIDLine(_ id: EventID, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("id: ")
+        buffer.writeDecimal(id.epoch)
+        buffer.writeInteger(UInt8(ascii: "-"))
+        buffer.writeDecimal(id.sequence)
+        buffer.writeInteger(UInt8(ascii: "\n"))
     }
 
     /// The first bytes of every stream, flushed at once so proxies open the stream.
@@ -59,6 +88,14 @@ public enum SSEEncoder {
             buffer.writeString(cursor.description)
             buffer.writeInteger(UInt8(ascii: "\n"))
         }
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return buffer
+    }
+
+    /// A bare `id:` line: dispatches nothing, moves the browser's cursor.
+    public static func cursor(_ id: EventID) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        writeIDLine(id, into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\n"))
         return buffer
     }

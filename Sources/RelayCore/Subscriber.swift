@@ -18,6 +18,9 @@ public protocol Subscriber: AnyObject, Sendable {
 public struct Delivery<S: Subscriber>: Sendable {
     public var subscriber: S
     public var frame: ByteBuffer
+    /// The frame's id sequence, so a stream catching up can drop a live event it already
+    /// got from its replay.
+    public var sequence: UInt64
 }
 
 /// Carries frames from the hub to subscribers that share an execution context.

@@ -28,6 +28,11 @@ public struct SubscriberTable<S: Subscriber>: Sendable {
         return first
     }
 
+    public func holds(_ client: ClientID) -> Bool { clients[client] != nil }
+    public func holds(_ topic: TopicName) -> Bool { topics[topic] != nil }
+    public var clientIDs: Dictionary<ClientID, [S]>.Keys { clients.keys }
+    public var topicNames: Dictionary<TopicName, [ObjectIdentifier: S]>.Keys { topics.keys }
+
     /// Removes a connection; returns true when it was the client's last one. Removing a
     /// connection that is not there is a no-op (close paths may race to get here twice).
     @discardableResult

@@ -62,9 +62,9 @@ struct EventBody: Decodable {
 
     /// Decodes one JSON document, turning decoder failures into API errors that say what
     /// was wrong.
-    static func decode(_ bytes: some Collection<UInt8>) throws(APIError) -> EventBody {
+    static func decode(_ bytes: some Collection<UInt8>, with decoder: JSONDecoder) throws(APIError) -> EventBody {
         do {
-            return try JSONDecoder().decode(EventBody.self, from: Data(bytes))
+            return try decoder.decode(EventBody.self, from: Data(bytes))
         } catch let error as APIError {
             throw error
         } catch {

@@ -15,7 +15,7 @@ final class PublishHandler: ChannelInboundHandler {
 
     private enum State {
         case idle
-        case collecting(HTTPRequestHead, Result<(PublishRoute, [URLQueryItem]), APIError>, ByteBuffer)
+        case collecting(HTTPRequestHead, Result<PublishRoute, APIError>, ByteBuffer)
         /// The body grew past the limit; the rest is dropped and the connection closed.
         case discarding
     }
@@ -24,6 +24,12 @@ final class PublishHandler: ChannelInboundHandler {
     private let backend: any PublishingBackend
     private let logger: Logger
     private var state = State.idle
+    /// Reused for every body on this connection: creating a decoder costs more than many a
+    /// small event.
+    private let decoder = JSONDecoder()
+    /// Responses are written as requests complete and flushed once per event-loop tick, so
+    /// a pipelining publisher gets many answers per write.
+    private var flushScheduled = false
 
     init(configuration: PublishServer.Configuration, backend: any PublishingBackend, logger: Logger) {
         self.configuration = configuration
@@ -55,8 +61,8 @@ final class PublishHandler: ChannelInboundHandler {
             switch route {
             case .failure(let error):
                 respond(context: context, head: head, error: error)
-            case .success(let (route, query)):
-                handle(route, query: query, head: head, body: body, context: context)
+            case .success(let route):
+                handle(route, head: head, body: body, context: context)
             }
         case (_, .discarding):
             break
@@ -72,13 +78,13 @@ final class PublishHandler: ChannelInboundHandler {
 
     // MARK: Routes
 
-    private func handle(_ route: PublishRoute, query: [URLQueryItem], head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func handle(_ route: PublishRoute, head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
         let eventLoop = context.eventLoop
         switch route {
         case .publishToClient(let client):
-            publishOne(to: .client(client), query: query, head: head, body: body, context: context)
+            publishOne(to: .client(client), head: head, body: body, context: context)
         case .publishToTopic(let topic):
-            publishOne(to: .topic(topic), query: query, head: head, body: body, context: context)
+            publishOne(to: .topic(topic), head: head, body: body, context: context)
         case .publishBulk:
             publishBulk(head: head, body: body, context: context)
         case .client(let client) where head.method == .DELETE:
@@ -96,10 +102,10 @@ final class PublishHandler: ChannelInboundHandler {
         }
     }
 
-    private func publishOne(to target: Target, query: [URLQueryItem], head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func publishOne(to target: Target, head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
         let publication: Publication
         do {
-            publication = try singleEvent(for: target, query: query, head: head, body: body)
+            publication = try singleEvent(for: target, head: head, body: body)
         } catch {
             respond(context: context, head: head, error: error)
             return
@@ -109,13 +115,14 @@ final class PublishHandler: ChannelInboundHandler {
                 context: context, head: head,
                 result: result.map { reports in
                     let report = reports[0]
-                    return (report.clientNotConnected ? .notFound : .ok, ResponseJSON.report(report))
+                    let status: HTTPResponseStatus = report.brokerUnavailable ? .serviceUnavailable : report.clientNotConnected ? .notFound : .ok
+                    return (status, ResponseJSON.report(report))
                 }
             )
         }
     }
 
-    private func singleEvent(for target: Target, query: [URLQueryItem], head: HTTPRequestHead, body: ByteBuffer) throws(APIError) -> Publication {
+    private func singleEvent(for target: Target, head: HTTPRequestHead, body: ByteBuffer) throws(APIError) -> Publication {
         let bytes = body.readableBytesView
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw APIError(status: 400, code: "invalid_utf8", message: "request body is not valid UTF-8")
@@ -123,12 +130,13 @@ final class PublishHandler: ChannelInboundHandler {
         let event: Event
         switch MediaType(head.headers) {
         case .json:
-            let decoded = try EventBody.decode(bytes)
+            let decoded = try EventBody.decode(bytes, with: decoder)
             if decoded.client != nil || decoded.topic != nil {
                 throw APIError(status: 400, code: "unknown_field", message: "\"client\" and \"topic\" belong in the path here; they are for bulk lines")
             }
             event = Event(name: decoded.event, data: decoded.data, retry: decoded.retry)
         case .text:
+            let query = PublishRoute.query(of: head.uri)
             var retry: Int?
             if let raw = query.first(where: { $0.name == "retry" })?.value {
                 guard let value = Int(raw) else {
@@ -205,7 +213,7 @@ final class PublishHandler: ChannelInboundHandler {
         guard String(validating: line, as: UTF8.self) != nil else {
             throw APIError(status: 400, code: "invalid_utf8", message: "line is not valid UTF-8")
         }
-        let decoded = try EventBody.decode(line)
+        let decoded = try EventBody.decode(line, with: decoder)
         let target: Target
         switch (decoded.client, decoded.topic) {
         case (let raw?, nil):
@@ -254,11 +262,38 @@ final class PublishHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.write(wrapOutboundOut(.end(nil)), promise: nil)
+            scheduleFlush(context: context)
         } else {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+}
+
+extension PublishHandler {
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = loopBound.value
+            handler.flushScheduled = false
+            context.flush()
+        }
+    }
+
+    /// Bytes that are not HTTP: one JSON answer, then the connection is closed (there is no
+    /// telling where the next request would start).
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else {
+            logger.debug("publish connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        state = .discarding
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        respond(context: context, head: head, error: APIError(status: 400, code: "invalid_http", message: "the request is not valid HTTP/1.1"), close: true)
     }
 }
 
@@ -274,12 +309,24 @@ enum MediaType {
             self = .other(nil)
             return
         }
-        let essence = raw.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        switch essence {
-        case "application/json": self = .json
-        case "text/plain": self = .text
-        case "application/x-ndjson", "application/jsonl", "application/jsonlines": self = .ndjson
-        default: self = .other(raw)
+        // Compare the media type (before any `;`) case-insensitively without allocating.
+        let essence = raw.utf8.prefix { $0 != UInt8(ascii: ";") }
+        func matches(_ name: StaticString) -> Bool {
+            var trimmed = essence[...]
+            while let last = trimmed.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { trimmed = trimmed.dropLast() }
+            while let first = trimmed.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { trimmed = trimmed.dropFirst() }
+            let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+            return trimmed.count == expected.count
+                && zip(trimmed, expected).allSatisfy { ($0 | 0x20) == ($1 | 0x20) }
+        }
+        if matches("application/json") {
+            self = .json
+        } else if matches("text/plain") {
+            self = .text
+        } else if matches("application/x-ndjson") || matches("application/jsonl") || matches("application/jsonlines") {
+            self = .ndjson
+        } else {
+            self = .other(raw)
         }
     }
 

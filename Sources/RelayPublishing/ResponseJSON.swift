@@ -6,7 +6,11 @@ import RelayCore
 enum ResponseJSON {
     static func report(_ report: DeliveryReport) -> String {
         var json = "{"
-        if report.clientNotConnected {
+        if report.brokerUnavailable {
+            let message = "the broker is unreachable; the event was not forwarded to " + report.forwarded.map(\.node).joined(separator: ", ")
+                + (report.stored ? " (it is kept for replay)" : "")
+            json += #""error":"# + APIError(status: 503, code: "broker_unavailable", message: message).errorObject + ","
+        } else if report.clientNotConnected {
             let message = "client \(report.target.idText) has no open connection"
                 + (report.stored ? "; the event is kept for replay" : "")
             json += #""error":"# + APIError(status: 404, code: "client_not_connected", message: message).errorObject + ","
@@ -19,8 +23,10 @@ enum ResponseJSON {
         json += #","node":"# + JSONText.quoted(report.node)
         json += #","delivered":"# + String(report.delivered)
         json += #","forwarded":["#
-        json += report.forwarded.map { #"{"node":"# + JSONText.quoted($0.node) + #","confirmed":"# + String($0.confirmed) + "}" }
-            .joined(separator: ",")
+        json += report.forwarded.map {
+            #"{"node":"# + JSONText.quoted($0.node) + #","confirmed":"# + String($0.confirmed)
+                + #","status":""# + $0.outcome.description + "\"}"
+        }.joined(separator: ",")
         json += #"],"stored":"# + String(report.stored) + "}"
         return json
     }
@@ -54,6 +60,7 @@ enum ResponseJSON {
             + #","clients":"# + String(stats.clients)
             + #","topics":"# + String(stats.topics)
             + #","history":{"events":"# + String(stats.historyEvents) + #","bytes":"# + String(stats.historyBytes) + "}"
+            + #","backends":{"# + status.backends.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + ($0.value ? #""up""# : #""down""#) }.joined(separator: ",") + "}"
             + #","lastEventId":""# + stats.lastEventID.description + #""}"#
     }
 

@@ -7,7 +7,7 @@ import ServiceLifecycle
 
 /// The subscriber port: `GET /events/{clientId}` streams over HTTP/1.1.
 ///
-/// Binding happens in ``bind(configuration:hub:group:logger:)`` before the service group
+/// Binding happens in ``bind(configuration:hub:replaySource:group:logger:)`` before the service group
 /// starts, so a taken port stops start-up with a clear error and "ready" means "bound".
 /// ``run()`` then holds the listener until graceful shutdown, stops accepting, and ends
 /// every stream cleanly.
@@ -30,6 +30,7 @@ public final class SSEServer: Service {
     public static func bind(
         configuration: Configuration,
         hub: Hub<SSEStream>,
+        replaySource: (any ReplaySource)? = nil,
         group: any EventLoopGroup,
         logger: Logger
     ) async throws -> SSEServer {
@@ -40,7 +41,7 @@ public final class SSEServer: Service {
             loopsByID[ObjectIdentifier(eventLoop)] = loop
             loops.append(loop)
         }
-        let tick = Self.sweepTick(keepAlive: configuration.keepAlive)
+        let tick = Self.sweepTick(keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime)
         for loop in loops { loop.start(tick: tick) }
         let streamLoops = loopsByID
 
@@ -54,9 +55,20 @@ public final class SSEServer: Service {
                     guard let loop = streamLoops[ObjectIdentifier(channel.eventLoop)] else {
                         preconditionFailure("child channel on an event loop outside the server's group")
                     }
-                    let handler = SSEStreamHandler(configuration: configuration, hub: hub, loop: loop, logger: logger)
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    let handler = SSEStreamHandler(configuration: configuration, hub: hub, replaySource: replaySource, loop: loop, logger: logger)
+                    // Named so the stream can remove them once its response head is out:
+                    // from then on frames go to the socket as they are (the body is
+                    // delimited by the connection's close), and a held stream keeps no
+                    // HTTP parser state.
+                    let operations = channel.pipeline.syncOperations
+                    var encoderConfiguration = HTTPResponseEncoder.Configuration()
+                    encoderConfiguration.automaticallySetFramingHeaders = false
+                    try operations.addHandler(HTTPResponseEncoder(configuration: encoderConfiguration), name: SSEStreamHandler.encoderName)
+                    try operations.addHandler(
+                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+                        name: SSEStreamHandler.decoderName
+                    )
+                    try operations.addHandler(handler)
                 }
             }
         let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -80,10 +92,10 @@ public final class SSEServer: Service {
         logger.info("all streams closed", metadata: ["reason": "\(reason.rawValue)"])
     }
 
-    /// Keep-alives and lifetimes are checked this often: a quarter of the keep-alive, within
-    /// 50 ms ... 1 s.
-    static func sweepTick(keepAlive: Duration) -> TimeAmount {
-        let quarter = keepAlive.nanoseconds / 4
-        return .nanoseconds(min(max(quarter, 50_000_000), 1_000_000_000))
+    /// Keep-alives and lifetimes are checked this often: a quarter of the keep-alive or a
+    /// twentieth of the lifetime, whichever is shorter, within 50 ms ... 1 s.
+    static func sweepTick(keepAlive: Duration, maxLifetime: Duration = .seconds(3600)) -> TimeAmount {
+        let wanted = min(keepAlive.nanoseconds / 4, maxLifetime.nanoseconds / 20)
+        return .nanoseconds(min(max(wanted, 50_000_000), 1_000_000_000))
     }
 }

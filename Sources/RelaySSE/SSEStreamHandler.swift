@@ -19,6 +19,9 @@ final class SSEStreamHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    static let encoderName = "http-encoder"
+    static let decoderName = "http-decoder"
+
     /// NIO's own buffer for a stream: small, so that what the relay holds for a stuck
     /// client sits in `backlog`, where it is counted.
     static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 << 10, high: 64 << 10)
@@ -34,14 +37,21 @@ final class SSEStreamHandler: ChannelInboundHandler {
 
     private let configuration: SSEServer.Configuration
     private let hub: Hub<SSEStream>
+    /// Cluster mode: the shared history. `nil`: the hub's own window (standalone).
+    private let replaySource: (any ReplaySource)?
     private let loop: StreamLoop
-    private var logger: Logger
+    /// Shared, without per-stream metadata: a held stream should not carry a dictionary.
+    /// Stream logs add `client.id` and `peer` from the stream's info when they are written.
+    private let logger: Logger
 
     private var state = State.awaitingHead
     private var context: ChannelHandlerContext!
     private var stream: SSEStream?
 
     private var backlog: Deque<ByteBuffer> = []
+    /// Cluster mode, until the replay arrives: live frames with their sequence numbers, so
+    /// the ones the replay already holds can be dropped.
+    private var catchUp: [(sequence: UInt64, frame: ByteBuffer)]?
     /// How many frames at the front of `backlog` are replayed (not counted as buffered).
     private var replayedInBacklog = 0
     private var backlogBytes = 0
@@ -53,9 +63,10 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var openedAt = NIODeadline.now()
     private var eventsSent = 0
 
-    init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, loop: StreamLoop, logger: Logger) {
+    init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, loop: StreamLoop, logger: Logger) {
         self.configuration = configuration
         self.hub = hub
+        self.replaySource = replaySource
         self.loop = loop
         self.logger = logger
     }
@@ -67,11 +78,25 @@ final class SSEStreamHandler: ChannelInboundHandler {
     // MARK: Request
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch state {
+        case .streaming, .closed:
+            // A stream is one-way; whatever the client sends now (raw bytes, once the HTTP
+            // decoder is gone) is dropped.
+            return
+        case .awaitingHead, .awaitingEnd:
+            break
+        }
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .awaitingHead):
+            // The path decides first: an unknown path is 404 whatever the method.
+            let route = Result { () throws(APIError) in try SSERequest.parse(head) }
+            if case .failure(let error) = route, error.status == 404 {
+                state = .awaitingEnd(head, route)
+                return
+            }
             switch head.method {
             case .GET:
-                state = .awaitingEnd(head, Result { () throws(APIError) in try SSERequest.parse(head) })
+                state = .awaitingEnd(head, route)
             case .OPTIONS:
                 state = .awaitingEnd(head, nil)
             default:
@@ -89,7 +114,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
                 open(request, head: head)
             }
         case (_, .streaming), (_, .closed):
-            break  // a stream is one-way; anything the client sends now is ignored
+            break
         case (.body, .awaitingHead), (.end, .awaitingHead), (.head, .awaitingEnd):
             break
         }
@@ -153,34 +178,91 @@ final class SSEStreamHandler: ChannelInboundHandler {
             handler: NIOLoopBound(self, eventLoop: context.eventLoop)
         )
         self.stream = stream
-        logger[metadataKey: "client.id"] = "\(request.client)"
-        logger[metadataKey: "peer"] = "\(peer)"
 
         var headers = HTTPHeaders([
             ("Content-Type", "text/event-stream; charset=utf-8"),
             ("Cache-Control", "no-cache, no-transform"),
             ("X-Accel-Buffering", "no"),
+            // The body runs until the connection closes: no chunk framing per event.
+            ("Connection", "close"),
         ])
         headers.add(contentsOf: corsHeaders)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+        // Writes below this handler go straight to the socket from now on.
+        let operations = context.pipeline.syncOperations
+        for name in [Self.decoderName, Self.encoderName] {
+            operations.removeHandler(name: name, promise: nil)
+        }
 
         state = .streaming
         let lastEventID = request.lastEventID.flatMap { $0.isEmpty ? nil : $0 }
-        let opening = hub.open(stream, lastEventID: lastEventID, retry: configuration.retryMilliseconds)
-        backlog.append(contentsOf: opening.frames)
-        replayedInBacklog = opening.frames.count
         loop.register(self)
         openedAt = .now()
         closeAt = openedAt + Self.jittered(configuration.maxLifetime)
         needsFlush = true
-        drain()
 
-        var metadata: Logger.Metadata = [:]
+        guard let replaySource else {
+            let opening = hub.open(stream, lastEventID: lastEventID, retry: configuration.retryMilliseconds)
+            backlog.append(contentsOf: opening.frames)
+            replayedInBacklog = opening.frames.count
+            drain()
+            logOpened(request, lastEventID: lastEventID, replayed: opening.replayed, reset: opening.resetReason)
+            return
+        }
+        // Cluster mode: the replay is one Redis round trip away. Register first so no live
+        // event is missed, hold live frames meanwhile, and open the stream for proxies now.
+        catchUp = []
+        hub.attach(stream)
+        backlog.append(SSEEncoder.preamble(retry: configuration.retryMilliseconds, cursor: nil))
+        replayedInBacklog = 1
+        drain()
+        let handler = stream.handler
+        Task {
+            let opening = await replaySource.opening(client: request.client, topics: request.topics, lastEventID: lastEventID)
+            handler.eventLoop.execute {
+                handler.value.finishCatchUp(opening, request: request, lastEventID: lastEventID)
+            }
+        }
+    }
+
+    /// Writes the replay (or reset, or the present cursor), then the live frames that came
+    /// meanwhile and are not in the replay.
+    private func finishCatchUp(_ opening: ReplayOpening, request: SSERequest, lastEventID: String?) {
+        guard case .streaming = state, let live = catchUp else { return }
+        catchUp = nil
+        var frames: [ByteBuffer] = []
+        if let reason = opening.reset {
+            frames.append(SSEEncoder.reset(at: opening.head, reason: reason, lastEventID: String((lastEventID ?? "").prefix(128))))
+        } else if lastEventID == nil, live.isEmpty {
+            // Live frames carry their own ids; a cursor line after them could move the
+            // browser's cursor backwards.
+            frames.append(SSEEncoder.cursor(opening.head))
+        }
+        frames.append(contentsOf: opening.frames.map(\.frame))
+        let replayed = Set(opening.frames.map(\.sequence))
+        for (sequence, frame) in live where !replayed.contains(sequence) {
+            frames.append(frame)
+        }
+        backlog.append(contentsOf: frames)
+        replayedInBacklog += frames.count
+        backlogBytes = 0
+        needsFlush = true
+        drain()
+        logOpened(request, lastEventID: lastEventID, replayed: opening.frames.count, reset: opening.reset)
+    }
+
+    private var streamMetadata: Logger.Metadata {
+        guard let info = stream?.info else { return [:] }
+        return ["client.id": "\(info.client)", "peer": "\(info.peer)"]
+    }
+
+    private func logOpened(_ request: SSERequest, lastEventID: String?, replayed: Int, reset: String?) {
+        var metadata = streamMetadata
         if !request.topics.isEmpty { metadata["topics"] = "\(request.topics.map(\.rawValue).joined(separator: ","))" }
         if let lastEventID { metadata["last_event.id"] = "\(lastEventID.prefix(64))" }
-        if opening.replayed > 0 { metadata["replayed"] = "\(opening.replayed)" }
-        if let reason = opening.resetReason {
-            metadata["reset"] = "\(reason)"
+        if replayed > 0 { metadata["replayed"] = "\(replayed)" }
+        if let reset {
+            metadata["reset"] = "\(reset)"
             logger.notice("stream opened with reset: cursor not replayable", metadata: metadata)
         } else {
             logger.info("stream opened", metadata: metadata)
@@ -189,8 +271,16 @@ final class SSEStreamHandler: ChannelInboundHandler {
 
     /// Queues a live frame. Returns true when the caller should call ``flushPending()``
     /// after its batch (the first unflushed write since the last flush).
-    func enqueue(_ frame: ByteBuffer) -> Bool {
+    func enqueue(_ frame: ByteBuffer, sequence: UInt64) -> Bool {
         guard case .streaming = state else { return false }
+        if catchUp != nil {
+            catchUp!.append((sequence, frame))
+            backlogBytes += frame.readableBytes
+            if backlogBytes > configuration.bufferLimit {
+                finish(reason: .slowConsumer)
+            }
+            return false
+        }
         if !backlog.isEmpty || !context.channel.isWritable {
             backlog.append(frame)
             backlogBytes += frame.readableBytes
@@ -199,13 +289,12 @@ final class SSEStreamHandler: ChannelInboundHandler {
             }
             return false
         }
-        write(frame)
+        let first = write(frame)
         if unflushedBytes >= Self.flushThreshold {
             flushPending()
             return false
         }
-        defer { needsFlush = true }
-        return !needsFlush
+        return first
     }
 
     func flushPending() {
@@ -216,10 +305,14 @@ final class SSEStreamHandler: ChannelInboundHandler {
         context.flush()
     }
 
-    private func write(_ frame: ByteBuffer) {
+    /// Returns true when this is the first write since the last flush.
+    @discardableResult
+    private func write(_ frame: ByteBuffer) -> Bool {
         unflushedBytes += frame.readableBytes
         eventsSent += 1
-        context.write(wrapOutboundOut(.body(.byteBuffer(frame))), promise: nil)
+        context.write(NIOAny(frame), promise: nil)
+        defer { needsFlush = true }
+        return !needsFlush
     }
 
     /// Moves frames from the backlog to the socket while it takes them.
@@ -234,7 +327,6 @@ final class SSEStreamHandler: ChannelInboundHandler {
                 backlogBytes -= frame.readableBytes
             }
             write(frame)
-            needsFlush = true
             if unflushedBytes >= Self.flushThreshold { flushPending() }
         }
         flushPending()
@@ -255,7 +347,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         } else if now - lastWrite >= .nanoseconds(Int64(configuration.keepAlive.nanoseconds)), backlog.isEmpty,
             context.channel.isWritable
         {
-            context.write(wrapOutboundOut(.body(.byteBuffer(SSEEncoder.keepAlive))), promise: nil)
+            context.write(NIOAny(SSEEncoder.keepAlive), promise: nil)
             needsFlush = true
             flushPending()
         }
@@ -266,30 +358,26 @@ final class SSEStreamHandler: ChannelInboundHandler {
     func finish(reason: CloseReason) {
         guard case .streaming = state else { return }
         teardown(reason: reason)
-        if reason != .slowConsumer {
-            // The terminating chunk tells proxies the response ended cleanly; the kernel
-            // still delivers what it holds after close.
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
+        // Only whole frames were written, so closing ends the body cleanly; the kernel still
+        // delivers what it holds after close.
         context.close(promise: nil)
     }
 
     private func teardown(reason: CloseReason) {
         state = .closed
+        var metadata = streamMetadata
         if let stream {
             hub.close(stream)
         }
         stream = nil  // breaks the stream ↔ handler cycle
         loop.deregister(self)
         backlog.removeAll()
+        catchUp = nil
         let level: Logger.Level = reason == .slowConsumer ? .warning : .info
-        logger.log(
-            level: level, "stream closed",
-            metadata: [
-                "reason": "\(reason.rawValue)", "events.sent": "\(eventsSent)",
-                "duration.seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
-            ]
-        )
+        metadata["reason"] = "\(reason.rawValue)"
+        metadata["events.sent"] = "\(eventsSent)"
+        metadata["duration.seconds"] = "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)"
+        logger.log(level: level, "stream closed", metadata: metadata)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -301,6 +389,12 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError, case .awaitingHead = state {
+            // Not HTTP: one JSON answer, then the connection goes.
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+            answer(APIError(status: 400, code: "invalid_http", message: "the request is not valid HTTP/1.1"), to: head)
+            return
+        }
         logger.debug("connection error", metadata: ["error": "\(error)"])
         if case .streaming = state {
             teardown(reason: .error)

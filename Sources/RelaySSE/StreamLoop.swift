@@ -1,5 +1,6 @@
 import NIOCore
 import RelayCore
+import Synchronization
 
 /// Everything streams on one event loop share: the delivery queue the hub fills, and one
 /// timer that sends keep-alives and ends streams at their lifetime.
@@ -17,24 +18,47 @@ final class StreamLoop: Sendable {
         var sweep: RepeatedTask?
     }
 
+    /// Frames waiting for this loop, and whether a drain is already scheduled. Publishes
+    /// that arrive while the loop is busy join the same drain: one task and one flush per
+    /// stream for all of them, instead of a wake-up per publish.
+    private final class Pending: Sendable {
+        let state = Mutex<(deliveries: [Delivery<SSEStream>], scheduled: Bool)>(([], false))
+    }
+
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
         self.streams = NIOLoopBoundBox.makeBoxSendingValue(Streams(), eventLoop: eventLoop)
+        let pending = Pending()
         self.queue = DeliveryQueue { batch in
-            eventLoop.execute {
-                // Write every frame, then flush each touched stream once: one syscall per
-                // stream per batch, however many events the batch held for it.
-                var touched: [SSEStreamHandler] = []
-                for delivery in batch {
-                    let handler = delivery.subscriber.handler.value
-                    if handler.enqueue(delivery.frame) {
-                        touched.append(handler)
-                    }
-                }
-                for handler in touched {
-                    handler.flushPending()
-                }
+            // Runs under the hub's lock, so appends keep id order across publishers.
+            let schedule = pending.state.withLock { pending in
+                pending.deliveries.append(contentsOf: batch)
+                defer { pending.scheduled = true }
+                return !pending.scheduled
             }
+            guard schedule else { return }
+            eventLoop.execute {
+                let batch = pending.state.withLock { pending in
+                    pending.scheduled = false
+                    return pending.deliveries.take()
+                }
+                Self.write(batch)
+            }
+        }
+    }
+
+    /// Writes every frame, then flushes each touched stream once: one syscall per stream
+    /// per drain, however many events the drain held for it.
+    private static func write(_ batch: [Delivery<SSEStream>]) {
+        var touched: [SSEStreamHandler] = []
+        for delivery in batch {
+            let handler = delivery.subscriber.handler.value
+            if handler.enqueue(delivery.frame, sequence: delivery.sequence) {
+                touched.append(handler)
+            }
+        }
+        for handler in touched {
+            handler.flushPending()
         }
     }
 
@@ -75,4 +99,14 @@ final class StreamLoop: Sendable {
 
     /// - Important: call on `eventLoop`.
     var openCount: Int { streams.value.open.count }
+}
+
+extension Array {
+    /// Moves the elements out, leaving the array empty (keeps no capacity: the next drain
+    /// may be much smaller).
+    fileprivate mutating func take() -> [Element] {
+        var taken: [Element] = []
+        swap(&taken, &self)
+        return taken
+    }
 }

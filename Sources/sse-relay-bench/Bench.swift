@@ -217,8 +217,7 @@ struct Bench: AsyncParsableCommand {
                 print("\n== \(scenario.rawValue): \(description); \(Report.fixed(duration, 0)) s, "
                     + "pipeline \(depth), \(publishers) publisher(s)")
                 let result = try await runner.run(
-                    name: scenario.rawValue, description: description, mode: mode, duration: duration,
-                    subscribers: channels.count
+                    name: scenario.rawValue, description: description, mode: mode, duration: duration
                 )
                 Report.printScenario(result)
                 figures.scenarios.append(result)

@@ -88,18 +88,18 @@ final class Publisher: ChannelInboundHandler {
         case .targetedRate(let rate), .topicRate(let rate): perSecond = rate
         case .targetedMax, .bulk: return
         }
-        // Due counts from the start, so a late tick catches up instead of drifting.
+        // Due counts from the start, so a late tick catches up instead of drifting. Events held
+        // back by a full pipeline go out later stamped with their send time, so the relay's
+        // slowness to answer shows as backlog (reported), not as delivery latency.
         let due = Int(Double(now - result.startNanos) * perSecond / 1e9) + 1 - result.eventsSent
         if due > 0 {
             let room = inFlight.count - inFlightCount
             let count = min(due, room)
             result.maxBacklog = max(result.maxBacklog, due - count)
             if count > 0 {
-                if case .topicRate = plan.mode {
-                    sendSingles(count: count, now: now, topic: true)
-                } else {
-                    sendSingles(count: count, now: now, topic: false)
-                }
+                var topic = false
+                if case .topicRate = plan.mode { topic = true }
+                sendSingles(count: count, now: now, topic: topic)
             }
         }
         flushIfNeeded()

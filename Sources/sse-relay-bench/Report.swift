@@ -27,6 +27,10 @@ enum Report {
             if let perConnection = figures.relayRSSPerConnectionKiB {
                 line += ", \(fixed(perConnection, 2)) KiB per connection"
             }
+            if figures.topic != nil {
+                // The previous connections' memory stays in the relay's heap and is reused.
+                line += " (after reconnecting: understates the cost)"
+            }
             print(line)
         }
         print(cpu(bench: figures.benchCPUPercent, relay: figures.relayCPUPercent))
@@ -42,14 +46,17 @@ enum Report {
             answer += "; pipeline full, up to \(s.maxBacklog) events sent late"
         }
         print(answer)
+        let drain = s.deliverySeconds - s.publishSeconds
         print("delivered \(s.received) of \(s.expected) expected: \(fixed(s.deliveredPerSecond, 0)) events/s "
-            + "over \(fixed(s.deliverySeconds, 2)) s; lost \(s.lost)"
+            + "over \(fixed(s.deliverySeconds, 2)) s"
+            + (drain > 0.05 ? " (last one \(fixed(drain, 2)) s after publishing ended)" : "")
+            + "; lost \(s.lost)"
             + (s.extra > 0 ? ", extra \(s.extra)" : "")
             + (s.settled ? "" : " (stopped waiting)"))
         let l = s.latency
         print("latency ms: p50 \(fixed(l.p50Ms, 2)), p90 \(fixed(l.p90Ms, 2)), p99 \(fixed(l.p99Ms, 2)), "
             + "p99.9 \(fixed(l.p999Ms, 2)), max \(fixed(l.maxMs, 2)), mean \(fixed(l.meanMs, 2))")
-        var tail = cpu(bench: s.benchCPUPercent, relay: s.relayCPUPercent) + " while publishing"
+        var tail = cpu(bench: s.benchCPUPercent, relay: s.relayCPUPercent) + " from first publish to last delivery"
         if let rss = s.relayRSSKiB { tail += "; relay RSS \(mib(rss))" }
         print(tail)
         if s.droppedConnections > 0 {
@@ -66,7 +73,7 @@ enum Report {
 
     static func writeJSON(_ figures: BenchFigures, to path: String) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(figures)
         try data.write(to: URL(fileURLWithPath: path))
     }

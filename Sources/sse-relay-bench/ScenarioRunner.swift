@@ -17,7 +17,7 @@ struct ScenarioRunner: Sendable {
     let settleQuiet: Double
 
     func run(
-        name: String, description: String, mode: PublishPlan.Mode, duration: Double, subscribers: Int
+        name: String, description: String, mode: PublishPlan.Mode, duration: Double
     ) async throws -> ScenarioFigures {
         try await board.resetScenario()
         let before = try await board.snapshot(includeHistogram: false)
@@ -53,18 +53,20 @@ struct ScenarioRunner: Sendable {
         for future in futures {
             published.merge(try await future.get())
         }
-        let usage = cpu.finish()
         for channel in channels {
             try? await channel.close()
         }
 
         let expected: Int
         if case .topicRate = mode {
-            expected = published.accepted * subscribers
+            // Every live subscription is on the topic.
+            expected = published.accepted * before.live
         } else {
             expected = published.accepted
         }
-        let settled = try await settle(expected: expected)
+        // CPU is taken up to the last poll at which deliveries were still arriving, so a relay
+        // that drains a backlog after publishing ends is charged for it, but the quiet wait is not.
+        let (settled, usage) = try await settle(expected: expected, cpu: cpu)
         let after = try await board.snapshot(includeHistogram: true)
 
         let publishSeconds = MonotonicClock.seconds(from: published.startNanos, to: published.sendEndNanos)
@@ -126,22 +128,26 @@ struct ScenarioRunner: Sendable {
     }
 
     /// Waits until everything expected has arrived, or the count stops growing, or the deadline.
-    /// Returns whether everything expected arrived.
-    private func settle(expected: Int) async throws -> Bool {
+    /// Returns whether everything expected arrived, and the CPU use up to the last growth.
+    private func settle(
+        expected: Int, cpu: CPUWindow
+    ) async throws -> (Bool, (benchPercent: Double, relayPercent: Double?)) {
         let deadline = MonotonicClock.nanoseconds() + UInt64(settleTimeout * 1e9)
         var lastCount = -1
         var lastChange = MonotonicClock.nanoseconds()
+        var usage = cpu.finish()
         while true {
             let snapshot = try await board.snapshot(includeHistogram: false)
-            if snapshot.received >= expected { return true }
             let now = MonotonicClock.nanoseconds()
             if snapshot.received != lastCount {
                 lastCount = snapshot.received
                 lastChange = now
-            } else if MonotonicClock.seconds(from: lastChange, to: now) >= settleQuiet {
-                return false
+                usage = cpu.finish()
             }
-            if now >= deadline { return false }
+            if snapshot.received >= expected { return (true, usage) }
+            if MonotonicClock.seconds(from: lastChange, to: now) >= settleQuiet || now >= deadline {
+                return (false, usage)
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
     }

@@ -47,6 +47,22 @@ struct Serve: AsyncParsableCommand {
     var allowOrigin: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
+    @Option(help: "Cluster mode: redis://[user[:password]@]host[:port][/db] (needs --amqp too).")
+    var redis: String?
+    @Option(help: "Cluster mode through Redis Sentinel: host:port[,host:port...] (with --redis-master-name).")
+    var redisSentinels: String?
+    @Option(help: "The Sentinel master name.")
+    var redisMasterName: String?
+    @Option(help: "Prefix of every Redis key (default sse-relay:).")
+    var redisKeyPrefix: String?
+    @Option(help: "Cluster mode: amqp://user:password@host:port/vhost, several separated by commas (needs --redis too).")
+    var amqp: String?
+    @Option(help: "host:port of this node's subscriber port as other tools see it (default: --listen).")
+    var advertise: String?
+    @Option(help: "Registry heartbeat interval (default 5s).")
+    var heartbeat: String?
+    @Option(help: "Registry entry lifetime without heartbeat (default 15s).")
+    var registryTtl: String?
 
     func run() async throws {
         let flags: [String: String?] = [
@@ -56,6 +72,9 @@ struct Serve: AsyncParsableCommand {
             "stream.buffer-limit": bufferLimit, "events.max-size": maxEventSize,
             "publish.max-body-size": maxBodySize, "stream.retry": retry,
             "cors.allow-origin": allowOrigin, "log.level": logLevel,
+            "redis.url": redis, "redis.sentinels": redisSentinels, "redis.master-name": redisMasterName,
+            "redis.key-prefix": redisKeyPrefix, "amqp.url": amqp, "cluster.advertise": advertise,
+            "cluster.heartbeat": heartbeat, "cluster.ttl": registryTtl,
         ]
         let environment = ProcessInfo.processInfo.environment
         let configuration: RelayConfiguration
@@ -84,7 +103,7 @@ struct Serve: AsyncParsableCommand {
                 let socket = configuration.publish.socketPath
                 FileHandle.standardOutput.write(Data("""
 
-                    sse-relay is running (standalone). Try, in another terminal:
+                    sse-relay is running (\(configuration.cluster == nil ? "standalone" : "cluster node \(configuration.nodeID)")). Try, in another terminal:
                       subscribe:  curl -N http://127.0.0.1:\(port)/events/42
                       publish:    sse-relay publish --socket \(socket) --client 42 'hello'
                     Stop with Ctrl-C.

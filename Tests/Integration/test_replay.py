@@ -60,19 +60,26 @@ def test_reconnect_with_latest_cursor_replays_nothing(relay):
     assert ev.data == "live", f"unexpected replay or reset: {s.raw()!r}"
 
 
-def test_no_gap_no_duplicate_while_publishing_during_catch_up(relay):
+@pytest.mark.parametrize("pace, every, mixed", [(0.003, None, False), (0.0, 25, False), (0.0, 25, True)],
+                         ids=["paced", "flat-out", "flat-out-client-and-topic"])
+def test_no_gap_no_duplicate_while_publishing_during_catch_up(relay, pace, every, mixed):
     r = relay("--history-size", "1000")
     total = 300
     errors = []
-    s = r.open_stream("cont")
+    topics = ["feed"] if mixed else []
+    s = r.open_stream("cont", topics=topics)
 
     def publisher():
         try:
             for i in range(total):
-                rep = r.publish("cont", f"m{i}")
+                if mixed and i % 2:
+                    rep = r.publish_topic("feed", f"m{i}")
+                else:
+                    rep = r.publish("cont", f"m{i}")
                 if rep.status not in (200, 404):
                     errors.append(rep)
-                time.sleep(0.003)
+                if pace:
+                    time.sleep(pace)
         except Exception as exc:
             errors.append(exc)
 
@@ -80,6 +87,8 @@ def test_no_gap_no_duplicate_while_publishing_during_catch_up(relay):
     t.start()
     received, last_id = [], None
     reconnects = [(60, "header"), (150, "query"), (151, "header"), (220, "header")]
+    if every:
+        reconnects = [(n, "header" if n % 2 else "query") for n in range(every, total, every)]
     deadline = time.monotonic() + 40
     try:
         while len(received) < total:
@@ -91,7 +100,7 @@ def test_no_gap_no_duplicate_while_publishing_during_catch_up(relay):
                 _, via = reconnects.pop(0)
                 s.close()  # whatever was in flight is lost for this connection
                 kw = {"last_event_id": last_id} if via == "header" else {"query_last_event_id": last_id}
-                s = r.open_stream("cont", **kw)
+                s = r.open_stream("cont", topics=topics, **kw)
     finally:
         t.join(timeout=20)
     assert not errors, errors
@@ -215,3 +224,42 @@ def test_initial_cursor_excludes_events_before_connect(relay):
     s2 = r.open_stream("early", last_event_id=cursor)
     ev = s2.next_event()
     assert ev.data == "after", f"replayed an event from before the cursor: {s2.raw()!r}"
+
+
+def test_history_size_bounds_memory(relay):
+    """The window keeps the last N events per client: older ones are dropped, not just
+    hidden, so publishing to an absent client cannot grow the relay without bound."""
+    r = relay("--history-size", "10")
+    data = "h" * 60000
+    conn = r.connection()
+    try:
+        def publish(n):
+            for _ in range(n):
+                conn.request("POST", "/v1/clients/absent/events", body=data,
+                             headers={"Content-Type": "text/plain"})
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == 404, resp.status
+        publish(30)  # fills the window (10 x 60 KB) and warms the allocator
+        baseline = r.rss_kib()
+        publish(500)  # 30 MB more, for a window of 600 KB
+        grown = (r.rss_kib() - baseline) / 1024
+    finally:
+        conn.close()
+    assert grown < 10, f"RSS grew by {grown:.1f} MiB for a history window of 10 x 60 KB"
+
+
+def test_large_replay_to_a_reading_client_is_not_cut_off(relay):
+    """A replay bigger than --buffer-limit goes out as the client reads it: the client is
+    not a slow consumer and must get the whole window."""
+    r = relay("--buffer-limit", "64KiB")
+    seen = _receive_and_leave(r, "big", 1)
+    payload = "r" * 8192
+    rep = r.publish_ndjson([{"client": "big", "data": f"{i}:{payload}"} for i in range(100)])
+    assert rep.status == 200, rep
+    s = r.open_stream("big", last_event_id=seen[-1].id)
+    evs = s.next_events(100, timeout=15)
+    assert [e.data.split(":", 1)[0] for e in evs] == [str(i) for i in range(100)]
+    assert not s.ended, f"stream ended ({s.end_kind}) after the replay"
+    assert r.publish("big", "live").status == 200
+    assert s.next_event().data == "live"

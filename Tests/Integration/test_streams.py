@@ -18,7 +18,9 @@ def test_stream_response_headers_and_first_bytes(relay):
     cache = [p.strip().lower() for p in (s.headers.get("Cache-Control") or "").split(",")]
     assert "no-cache" in cache and "no-transform" in cache, s.headers.get("Cache-Control")
     assert (s.headers.get("X-Accel-Buffering") or "").lower() == "no"
-    assert "chunked" in (s.headers.get("Transfer-Encoding") or "").lower()
+    # The body runs until the connection closes: no length, no chunk framing per event.
+    assert (s.headers.get("Connection") or "").lower() == "close"
+    assert s.headers.get("Content-Length") is None and s.headers.get("Transfer-Encoding") is None
 
     # the first bytes come at once, without any event having been published
     info = s.preamble(timeout=1.0)
@@ -199,6 +201,20 @@ def test_max_lifetime_closes_cleanly_and_reconnect_loses_nothing(relay):
         assert 0.9 <= lt <= 1.5, f"connection lifetime {lt:.2f}s, expected about 1s"
 
 
+def test_max_lifetime_is_kept_for_every_connection(relay):
+    """Connections opened at different moments each live about --max-lifetime."""
+    r = relay("--max-lifetime", "1s")
+    streams = []
+    for i in range(5):
+        streams.append(r.open_stream(f"t{i}"))
+        time.sleep(0.2)  # spacing between the opens (a precondition, not a wait)
+    for s in streams:
+        kind = s.wait_ended(5)
+        assert kind == "clean", f"{s.path}: not closed cleanly: {kind}"
+    lifetimes = [round(s.ended_at - s.opened_at, 2) for s in streams]
+    assert all(0.9 <= lt <= 1.3 for lt in lifetimes), f"lifetimes {lifetimes}, expected about 1s each"
+
+
 def test_several_connections_share_a_client_id(relay):
     r = relay()
     a = r.open_stream("bob")
@@ -288,6 +304,7 @@ def test_head_on_events_is_405(relay):
     ("GET", "/nope"),
     ("GET", "/eventsx/a"),
     ("POST", "/v1/clients/x/events"),
+    ("DELETE", "/nope"),
 ])
 def test_unknown_paths_are_404(relay, method, path):
     r = relay()

@@ -1,0 +1,61 @@
+import Logging
+import RelayCore
+
+/// Receives the event batches other nodes forward to this node's queue.
+///
+/// Guarantee: at least once, in queue order. A message is acknowledged only after `handler`
+/// returned for it, and at most `prefetch` messages are unacknowledged, so a stalled handler
+/// stops consumption (the broker holds the rest, up to the message TTL) instead of buffering
+/// here. After a reconnect the broker redelivers what was not acknowledged, which the handler
+/// may then see twice. Malformed messages are logged and dropped.
+///
+/// The connection lives on a thread of its own (see `ConsumerWorker`); `handler` runs in the
+/// task that called ``run()``, one batch at a time.
+public final class AMQPConsumer: Sendable {
+    private let worker: ConsumerWorker
+    private let handler: @Sendable ([ForwardedEvent]) async -> Void
+
+    /// Checks the configuration (URLs, names, ranges); connects only in ``run()``.
+    public init(
+        configuration: AMQPConfiguration, logger: Logger, handler: @escaping @Sendable ([ForwardedEvent]) async -> Void
+    ) throws(AMQPError) {
+        var logger = logger
+        logger[metadataKey: "node.id"] = "\(configuration.nodeID)"
+        worker = try ConsumerWorker(configuration: configuration, logger: logger)
+        self.handler = handler
+    }
+
+    deinit {
+        worker.stop()
+    }
+
+    /// Connects, consumes and calls the handler until ``shutdown()`` or the task's
+    /// cancellation; returns once the connection is closed.
+    ///
+    /// - Important: call it once; the deliveries can be iterated by one task only.
+    public func run() async {
+        worker.start()
+        await withTaskCancellationHandler {
+            for await delivery in worker.deliveries {
+                guard worker.isCurrent(delivery) else { continue }
+                await handler(delivery.events)
+                worker.acknowledge(delivery)
+            }
+        } onCancel: {
+            worker.stop()
+        }
+        await worker.waitUntilStopped()
+    }
+
+    /// Closes the connection without waiting for the handler; unacknowledged messages go
+    /// back to the queue. ``run()`` returns when it is done.
+    public func shutdown() {
+        worker.stop()
+    }
+
+    /// True while consuming: queue declared and bound, consumer registered.
+    public var isConnected: Bool { worker.link.url != nil }
+
+    /// The broker in use (password masked), or nil while disconnected.
+    public var connectedBroker: String? { worker.link.url?.description }
+}

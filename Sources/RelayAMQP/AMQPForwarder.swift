@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+import RelayCore
+
+/// Sends event batches to other nodes' queues through RabbitMQ, one message per call.
+///
+/// Guarantee: `.confirmed` means the broker acknowledged the message with a publisher
+/// confirm and did not return it, i.e. it sits in the target node's queue (which drops it
+/// after the message TTL if that node does not consume it in time). Messages to one node
+/// keep the order of the calls that sent them.
+///
+/// The connection lives on a thread of its own (see `ForwarderWorker`); `forward` never
+/// blocks a task on it. While disconnected, `forward` answers `.unavailable` at once and the
+/// thread reconnects in the background.
+public final class AMQPForwarder: EventForwarder, Sendable {
+    private let worker: ForwarderWorker
+    private let topology: AMQPTopology
+
+    /// Checks the configuration (URLs, names, ranges); connects only in ``start()``.
+    public init(configuration: AMQPConfiguration, logger: Logger) throws(AMQPError) {
+        var logger = logger
+        logger[metadataKey: "node.id"] = "\(configuration.nodeID)"
+        worker = try ForwarderWorker(configuration: configuration, logger: logger)
+        topology = AMQPTopology(configuration)
+    }
+
+    deinit {
+        worker.stop()
+    }
+
+    /// Starts the connection thread. Idempotent; does nothing after ``shutdown()``.
+    public func start() {
+        worker.start()
+    }
+
+    /// Refuses new forwards, lets the accepted ones finish (at most one confirm timeout),
+    /// then closes the connection. Returns at once; ``run()`` returns when it is done.
+    public func shutdown() {
+        worker.stop()
+    }
+
+    /// Starts, then returns after ``shutdown()`` or the task's cancellation, once the
+    /// connection is closed: the shape of a service's `run()`.
+    public func run() async {
+        start()
+        await withTaskCancellationHandler {
+            await worker.waitUntilStopped()
+        } onCancel: {
+            worker.stop()
+        }
+    }
+
+    /// True while a broker connection is up and its topology declared.
+    public var isConnected: Bool { worker.link.url != nil }
+
+    /// The broker in use (password masked), or nil while disconnected.
+    public var connectedBroker: String? { worker.link.url?.description }
+
+    /// Publishes `events` as one message to `node`'s queue and waits for the broker's verdict
+    /// (at most the confirm timeout). An empty batch is trivially `.confirmed`; a node id
+    /// that cannot name a queue is `.noRoute`.
+    public func forward(_ events: [ForwardedEvent], to node: String) async -> ForwardOutcome {
+        guard let first = events.first else { return .confirmed }
+        let routingKey = topology.routingKey(for: node)
+        guard !node.isEmpty, routingKey.utf8.count <= 255 else { return .noRoute }
+        return await worker.publish(
+            body: ForwardedBatchCodec.encode(events), routingKey: routingKey, messageID: first.id.description)
+    }
+
+    /// Publishes a body as it is, bypassing the codec: lets tests send what a broken or
+    /// hostile peer might.
+    func forward(rawBody body: ByteBuffer, to node: String, messageID: String) async -> ForwardOutcome {
+        await worker.publish(body: body, routingKey: topology.routingKey(for: node), messageID: messageID)
+    }
+}

@@ -1,0 +1,97 @@
+import NIOCore
+import RelayCore
+import RelayPublishing
+import RelayRedis
+import RelaySSE
+
+/// The relay as one node of a cluster: ids, history and routes in Redis, forwarding through
+/// each node's RabbitMQ queue, local delivery through this node's hub.
+///
+/// A publish costs one Redis round trip (the publish script stamps, stores and routes the
+/// whole batch) plus one confirmed broker message per other node involved; events for
+/// clients on this node never touch the broker.
+public struct ClusterRelay: PublishingBackend {
+    public let hub: Hub<SSEStream>
+    public let nodeID: String
+    let store: RedisEventStore
+    let registry: RedisRegistry
+    let forwarder: any EventForwarder
+    let health: @Sendable () -> [String: Bool]
+    let startedAt: ContinuousClock.Instant = .now
+
+    init(hub: Hub<SSEStream>, nodeID: String, store: RedisEventStore, registry: RedisRegistry, forwarder: any EventForwarder, health: @escaping @Sendable () -> [String: Bool]) {
+        self.hub = hub
+        self.nodeID = nodeID
+        self.store = store
+        self.registry = registry
+        self.forwarder = forwarder
+        self.health = health
+    }
+
+    public func publish(_ publications: [Publication], on eventLoop: any EventLoop) -> EventLoopFuture<[DeliveryReport]> {
+        let promise = eventLoop.makePromise(of: [DeliveryReport].self)
+        promise.completeWithTask { try await publish(publications) }
+        return promise.futureResult
+    }
+
+    func publish(_ publications: [Publication]) async throws -> [DeliveryReport] {
+        let bodies = publications.map { SSEEncoder.body($0.event) }
+        let stamps: [RedisEventStore.Stamp]
+        do {
+            stamps = try await store.stamp(zip(publications, bodies).map { ($0.target, $1) })
+        } catch {
+            throw APIError(status: 503, code: "registry_unavailable", message: "Redis is unreachable, so the event got no id and was not sent; retry later (\(error))")
+        }
+        let events = zip(publications, zip(stamps, bodies)).map { publication, stamped in
+            ForwardedEvent(target: publication.target, id: stamped.0.id, frame: SSEEncoder.frame(id: stamped.0.id, body: stamped.1))
+        }
+        let delivered = hub.deliver(events)
+
+        // One message per other node, carrying every event of the batch for it, in order.
+        var perNode: [String: [Int]] = [:]
+        for (index, stamp) in stamps.enumerated() {
+            for node in stamp.nodes { perNode[node, default: []].append(index) }
+        }
+        let outcomes = await withTaskGroup(of: (String, ForwardOutcome).self) { group in
+            for (node, indices) in perNode {
+                group.addTask { (node, await forwarder.forward(indices.map { events[$0] }, to: node)) }
+            }
+            var outcomes: [String: ForwardOutcome] = [:]
+            for await (node, outcome) in group { outcomes[node] = outcome }
+            return outcomes
+        }
+        let stored = store.configuration.historySize > 0
+        return stamps.enumerated().map { index, stamp in
+            DeliveryReport(
+                id: stamp.id, target: publications[index].target, node: nodeID, delivered: delivered[index],
+                forwarded: stamp.nodes.sorted().map { DeliveryReport.Forwarding(node: $0, outcome: outcomes[$0] ?? .unavailable("not sent")) },
+                stored: stored
+            )
+        }
+    }
+
+    public func connections(of client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<[ConnectionInfo]> {
+        eventLoop.makeSucceededFuture(hub.subscribers(of: client).map(\.info).sorted { $0.sinceMilliseconds < $1.sinceMilliseconds })
+    }
+
+    public func kick(_ client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<Int> {
+        let streams = hub.subscribers(of: client)
+        for stream in streams { stream.close(reason: .kicked) }
+        return eventLoop.makeSucceededFuture(streams.count)
+    }
+
+    public func status(on eventLoop: any EventLoop) -> EventLoopFuture<NodeStatus> {
+        let uptime = startedAt.duration(to: .now).components.seconds
+        return eventLoop.makeSucceededFuture(
+            NodeStatus(
+                node: nodeID, mode: "cluster", version: RelayVersion.current, uptimeSeconds: Int(uptime),
+                statistics: hub.statistics, backends: health()
+            )
+        )
+    }
+
+    /// Events other nodes forwarded here: straight to the local subscribers.
+    static func receive(_ events: [ForwardedEvent], into hub: Hub<SSEStream>) {
+        _ = hub.deliver(events)
+    }
+}

@@ -1,0 +1,195 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// A Redis connection served by a thread of its own.
+///
+/// Guarantees: hiredis is only ever called from the worker thread (never from an event
+/// loop or Swift's shared pool); commands from concurrent callers that are waiting when the
+/// worker wakes up are pipelined into one round trip; each caller gets its replies in the
+/// order of its commands. While disconnected, calls fail at once with
+/// ``RedisError/unavailable(_:)`` and the worker reconnects with backoff (through Sentinel
+/// when configured, which is how a failover is followed).
+public final class RedisClient: Sendable {
+    private struct Request: Sendable {
+        var commands: [RedisCommand]
+        var continuation: CheckedContinuation<[RedisValue], any Error>
+    }
+
+    private struct State: Sendable {
+        var pending: [Request] = []
+        var running = true
+        var connected = false
+        var lastError = "not connected yet"
+    }
+
+    public let configuration: RedisConfiguration
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    /// Runs on the worker thread after every (re)connection, e.g. to re-register.
+    private let onConnect: @Sendable () -> Void
+
+    public init(configuration: RedisConfiguration, logger: Logger, onConnect: @escaping @Sendable () -> Void = {}) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onConnect = onConnect
+    }
+
+    public var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Starts the worker thread.
+    public func start() {
+        let thread = Thread { [self] in self.work() }
+        thread.name = "sse-relay-redis"
+        thread.start()
+    }
+
+    /// Stops the worker; pending calls fail with `unavailable`.
+    public func shutdown() {
+        let wasRunning = state.withLock { state in
+            defer { state.running = false }
+            return state.running
+        }
+        guard wasRunning else { return }
+        wakeup.signal()
+        stopped.wait()
+    }
+
+    /// Runs `commands` in one round trip (shared with other waiting callers).
+    public func send(_ commands: [RedisCommand]) async throws -> [RedisValue] {
+        try await withCheckedThrowingContinuation { continuation in
+            let refusal: RedisError? = state.withLock { state in
+                guard state.running else { return .unavailable("shutting down") }
+                guard state.connected else { return .unavailable(state.lastError) }
+                state.pending.append(Request(commands: commands, continuation: continuation))
+                return nil
+            }
+            if let refusal {
+                continuation.resume(throwing: refusal)
+            } else {
+                wakeup.signal()
+            }
+        }
+    }
+
+    public func send(_ command: RedisCommand) async throws -> RedisValue {
+        try await send([command])[0]
+    }
+
+    // MARK: Worker thread
+
+    private func work() {
+        var connection: HiredisContext?
+        var backoff: Duration = .milliseconds(100)
+        while state.withLock({ $0.running }) {
+            if connection == nil {
+                do {
+                    connection = try connect()
+                    state.withLock { $0.connected = true }
+                    logger.notice("Redis connected", metadata: ["redis.endpoint": "\(configuration.endpointDescription)"])
+                    backoff = .milliseconds(100)
+                    onConnect()
+                } catch {
+                    let wasConnected = state.withLock { state in
+                        defer {
+                            state.connected = false
+                            state.lastError = "\(error)"
+                        }
+                        return state.connected
+                    }
+                    if wasConnected { logger.warning("Redis unreachable", metadata: ["error": "\(error)"]) }
+                    _ = wakeup.wait(timeout: .now() + .milliseconds(Int(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)))
+                    backoff = min(backoff * 2, .seconds(5))
+                    continue
+                }
+            }
+            _ = wakeup.wait(timeout: .now() + .seconds(1))
+            let batch = state.withLock { state in
+                defer { state.pending = [] }
+                return state.pending
+            }
+            guard !batch.isEmpty, let active = connection else { continue }
+            do {
+                let replies = try active.pipeline(batch.flatMap(\.commands))
+                var offset = 0
+                var lostMaster = false
+                for request in batch {
+                    let slice = Array(replies[offset..<(offset + request.commands.count)])
+                    offset += request.commands.count
+                    // A master demoted by a failover answers READONLY: find the new one.
+                    if slice.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) { lostMaster = true }
+                    request.continuation.resume(returning: slice)
+                }
+                if lostMaster {
+                    logger.warning("Redis server is no longer the master; reconnecting")
+                    connection = nil
+                    state.withLock { $0.connected = false; $0.lastError = "master changed" }
+                }
+            } catch {
+                connection = nil
+                state.withLock { state in
+                    state.connected = false
+                    state.lastError = "\(error)"
+                }
+                logger.warning("Redis connection lost", metadata: ["error": "\(error)"])
+                for request in batch { request.continuation.resume(throwing: error) }
+            }
+        }
+        let leftover = state.withLock { state in
+            defer { state.pending = []; state.connected = false }
+            return state.pending
+        }
+        for request in leftover { request.continuation.resume(throwing: RedisError.unavailable("shutting down")) }
+        connection = nil
+        stopped.signal()
+    }
+
+    private func connect() throws(RedisError) -> HiredisContext {
+        let (host, port) = try resolveMaster()
+        let context = try HiredisContext(host: host, port: port, timeout: configuration.timeout)
+        var setup: [RedisCommand] = []
+        if let password = configuration.password {
+            if let user = configuration.username {
+                setup.append(RedisCommand("AUTH", user, password))
+            } else {
+                setup.append(RedisCommand("AUTH", password))
+            }
+        }
+        if configuration.database != 0 { setup.append(RedisCommand("SELECT", String(configuration.database))) }
+        setup.append(RedisCommand("ROLE"))
+        let replies = try context.pipeline(setup)
+        if let failure = replies.compactMap(\.errorMessage).first {
+            // Never echo the password; the server's message does not contain it.
+            throw .unavailable("\(host):\(port) refused the login or database: \(failure)")
+        }
+        if replies.last?.array?.first?.string != "master" {
+            throw .unavailable("\(host):\(port) is not a master (yet)")
+        }
+        return context
+    }
+
+    private func resolveMaster() throws(RedisError) -> (String, Int) {
+        switch configuration.endpoint {
+        case .direct(let host, let port):
+            return (host, port)
+        case .sentinel(let addresses, let name):
+            var reasons: [String] = []
+            for address in addresses {
+                do {
+                    let sentinel = try HiredisContext(host: address.host, port: address.port, timeout: configuration.timeout)
+                    let reply = try sentinel.pipeline([RedisCommand("SENTINEL", "get-master-addr-by-name", name)])[0]
+                    if let parts = reply.array, parts.count == 2, let host = parts[0].string, let port = parts[1].integer {
+                        return (host, Int(port))
+                    }
+                    reasons.append("\(address): no master named \(name)")
+                } catch {
+                    reasons.append("\(address): \(error)")
+                }
+            }
+            throw .unavailable("no sentinel knows the master: " + reasons.joined(separator: "; "))
+        }
+    }
+}

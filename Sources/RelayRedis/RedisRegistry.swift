@@ -1,0 +1,234 @@
+import Foundation
+import Logging
+import RelayCore
+import Synchronization
+
+/// Announces this node and the client ids and topics it holds, in Redis.
+///
+/// Guarantees: every entry expires by itself (`ttl`) unless this node's heartbeat
+/// refreshes it, so a crashed node stops being routed to within the TTL with nobody
+/// cleaning up; entries carry the node's start epoch, so a restarted node with the same id
+/// does not inherit its ghost's routes (the publish script drops entries whose epoch is
+/// not the live node's); connects and disconnects are written in batches, one round trip
+/// per batch, re-reading the hub's current truth so out-of-order notifications cannot
+/// leave a wrong entry; after an outage the next heartbeat re-registers everything.
+public final class RedisRegistry: Sendable {
+    public struct Configuration: Sendable {
+        public var nodeID: String
+        /// `host:port` where this node's subscribers connect (for operators and tools).
+        public var advertisedAddress: String
+        /// This node's RabbitMQ queue name.
+        public var queue: String
+        public var version: String
+        public var heartbeat: Duration
+        public var ttl: Duration
+
+        public init(nodeID: String, advertisedAddress: String, queue: String, version: String, heartbeat: Duration = .seconds(5), ttl: Duration = .seconds(15)) {
+            self.nodeID = nodeID
+            self.advertisedAddress = advertisedAddress
+            self.queue = queue
+            self.version = version
+            self.heartbeat = heartbeat
+            self.ttl = ttl
+        }
+    }
+
+    /// A live node as the registry describes it.
+    public struct Node: Sendable, Equatable {
+        public var id: String
+        public var address: String
+        public var queue: String
+        public var started: Int64
+        public var version: String
+        public var connections: Int
+    }
+
+    private enum Key: Hashable, Sendable {
+        case client(ClientID)
+        case topic(TopicName)
+    }
+
+    public let configuration: Configuration
+    /// This run's start time in ms: the epoch routes carry.
+    public let started: Int64
+    private let client: RedisClient
+    private let prefix: String
+    private let logger: Logger
+    private let pending = Mutex<Set<Key>>([])
+    private let signal: AsyncStream<Void>.Continuation
+    private let signals: AsyncStream<Void>
+    private let membership = Mutex<(any LocalMembership)?>(nil)
+
+    public init(client: RedisClient, configuration: Configuration, logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.prefix = client.configuration.keyPrefix
+        self.logger = logger
+        self.started = Int64(Date().timeIntervalSince1970 * 1000)
+        (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The hub's notification: re-read these keys at the next flush.
+    public func changed(_ change: MembershipChange) {
+        pending.withLock { pending in
+            pending.insert(.client(change.client))
+            for topic in change.topics { pending.insert(.topic(topic)) }
+        }
+        signal.yield()
+    }
+
+    /// Asks for a heartbeat now (after a Redis reconnection).
+    public func refreshSoon() {
+        heartbeatRequested.withLock { $0 = true }
+        signal.yield()
+    }
+
+    private let heartbeatRequested = Mutex(false)
+
+    private var ttlMilliseconds: String {
+        let (seconds, attoseconds) = configuration.ttl.components
+        return String(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Announces the node now; throws when Redis does not answer (start-up waits for it).
+    public func announce(_ source: any LocalMembership) async throws {
+        membership.withLock { $0 = source }
+        try await heartbeat()
+    }
+
+    /// Flushes changes as they come and sends heartbeats, until cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.configuration.heartbeat)
+                    await self.heartbeatLogged()
+                }
+            }
+            group.addTask {
+                for await _ in self.signals {
+                    if self.heartbeatRequested.withLock({ let requested = $0; $0 = false; return requested }) {
+                        await self.heartbeatLogged()
+                    }
+                    await self.flush()
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func heartbeatLogged() async {
+        do {
+            try await heartbeat()
+        } catch {
+            logger.warning("registry heartbeat failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func flush() async {
+        guard let source = membership.withLock({ $0 }) else { return }
+        let keys = pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        guard !keys.isEmpty else { return }
+        var commands: [RedisCommand] = []
+        commands.reserveCapacity(keys.count * 2)
+        for key in keys {
+            let (redisKey, held): (String, Bool) =
+                switch key {
+                case .client(let id): (prefix + "client:" + id.rawValue, source.holds(id))
+                case .topic(let topic): (prefix + "topic:" + topic.rawValue, source.holds(topic))
+                }
+            if held {
+                commands.append(RedisCommand("HSET", redisKey, configuration.nodeID, String(started)))
+                commands.append(RedisCommand("PEXPIRE", redisKey, ttlMilliseconds))
+            } else {
+                commands.append(RedisCommand("HDEL", redisKey, configuration.nodeID))
+            }
+        }
+        do {
+            _ = try await client.send(commands)
+        } catch {
+            // Keep them for the next try; the heartbeat after reconnection re-adds the rest.
+            pending.withLock { $0.formUnion(keys) }
+            logger.debug("registry update deferred", metadata: ["error": "\(error)", "keys": "\(keys.count)"])
+        }
+    }
+
+    /// Refreshes the node entry and every entry this node holds.
+    private func heartbeat() async throws {
+        guard let source = membership.withLock({ $0 }) else { return }
+        let nodeKey = prefix + "node:" + configuration.nodeID
+        let (clients, topics) = source.membership
+        _ = try await client.send([
+            RedisCommand(
+                "HSET", nodeKey, "started", String(started), "address", configuration.advertisedAddress,
+                "queue", configuration.queue, "version", configuration.version, "connections", String(source.connectionCount)
+            ),
+            RedisCommand("PEXPIRE", nodeKey, ttlMilliseconds),
+            RedisCommand("SADD", prefix + "nodes", configuration.nodeID),
+        ])
+        let entries = clients.map { prefix + "client:" + $0.rawValue } + topics.map { prefix + "topic:" + $0.rawValue }
+        // Chunks keep one pipeline from holding Redis (and the worker) for long.
+        var start = 0
+        while start < entries.count {
+            let chunk = entries[start..<min(start + 1000, entries.count)]
+            var commands: [RedisCommand] = []
+            commands.reserveCapacity(chunk.count * 2)
+            for key in chunk {
+                commands.append(RedisCommand("HSET", key, configuration.nodeID, String(started)))
+                commands.append(RedisCommand("PEXPIRE", key, ttlMilliseconds))
+            }
+            _ = try await client.send(commands)
+            start += 1000
+        }
+    }
+
+    /// Removes this node and its entries (clean shutdown), so nobody routes here meanwhile.
+    public func deregister() async {
+        guard let source = membership.withLock({ $0 }) else { return }
+        let (clients, topics) = source.membership
+        var commands = [RedisCommand("DEL", prefix + "node:" + configuration.nodeID)]
+        for id in clients { commands.append(RedisCommand("HDEL", prefix + "client:" + id.rawValue, configuration.nodeID)) }
+        for topic in topics { commands.append(RedisCommand("HDEL", prefix + "topic:" + topic.rawValue, configuration.nodeID)) }
+        do {
+            _ = try await client.send(commands)
+        } catch {
+            logger.warning("could not deregister from Redis; entries expire by themselves", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The live nodes of the cluster.
+    public func nodes() async throws -> [Node] {
+        let ids = try await client.send(RedisCommand("SMEMBERS", prefix + "nodes")).array?.compactMap(\.string) ?? []
+        guard !ids.isEmpty else { return [] }
+        let replies = try await client.send(ids.map { RedisCommand("HGETALL", prefix + "node:" + $0) })
+        var nodes: [Node] = []
+        for (id, reply) in zip(ids, replies) {
+            let fields = reply.array?.compactMap(\.string) ?? []
+            guard fields.count >= 2 else { continue }  // expired: dead
+            var values: [String: String] = [:]
+            var index = 0
+            while index + 1 < fields.count {
+                values[fields[index]] = fields[index + 1]
+                index += 2
+            }
+            nodes.append(
+                Node(
+                    id: id, address: values["address"] ?? "", queue: values["queue"] ?? "",
+                    started: Int64(values["started"] ?? "") ?? 0, version: values["version"] ?? "",
+                    connections: Int(values["connections"] ?? "") ?? 0
+                )
+            )
+        }
+        return nodes.sorted { $0.id < $1.id }
+    }
+
+    /// The nodes currently registered for `client` (live or not yet expired).
+    public func nodes(holding client: ClientID) async throws -> [String] {
+        let reply = try await self.client.send(RedisCommand("HKEYS", prefix + "client:" + client.rawValue))
+        return reply.array?.compactMap(\.string).sorted() ?? []
+    }
+}

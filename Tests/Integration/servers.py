@@ -1,0 +1,76 @@
+"""Private redis-server and rabbitmq-server instances for the cluster tests.
+
+Each runs on its own free loopback port with its state in a private directory, started and
+stopped through Tests/servers/*.sh (the same scripts Tests/run uses), so tests can stop and
+restart them to show what an outage does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from conftest import free_port, tcp_accepts, wait_until
+
+SERVERS = Path(__file__).resolve().parents[1] / "servers"
+
+
+class Server:
+    script = ""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"ssr-{self.script}-", dir="/tmp")
+
+    def _run(self, action: str, timeout: float = 90) -> None:
+        result = subprocess.run(["bash", str(SERVERS / f"{self.script}.sh"), action, str(self.port), self.dir],
+                                capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise AssertionError(f"{self.script}.sh {action} failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self) -> "Server":
+        self._run("start")
+        return self
+
+    def stop(self) -> None:
+        self._run("stop")
+        wait_until(lambda: not tcp_accepts(self.port), 30, message=f"{self.script} on {self.port} to stop")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Redis(Server):
+    script = "redis"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+
+
+class RabbitMQ(Server):
+    script = "rabbitmq"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The distribution port is PORT+20000: keep it in range.
+        while self.port > 45000:
+            self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
