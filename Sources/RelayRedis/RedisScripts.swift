@@ -77,14 +77,21 @@ enum RedisScripts {
         """
 
     /// ARGV: prefix, cursor sequence (-1: none), history age ms, now ms, then stream names
-    /// (`c:ID`, `t:NAME`). Returns `{epoch or '', head, reset reason or '', {seq, frame, ...}}`.
+    /// (`c:ID`, `t:NAME`). Returns `{epoch, head, reset reason or '', {seq, frame, ...}}`;
+    /// starts the history (its epoch) when there is none yet.
     /// A cursor is honoured only when its age is provably within the window (a clock
     /// checkpoint at or before it is young enough) and no stream was trimmed past it.
     static let replay = """
         local prefix, cursor, age, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-        local epoch = redis.call('GET', prefix .. 'epoch') or ''
+        local epoch = redis.call('GET', prefix .. 'epoch')
+        if not epoch then
+          -- The first stream of a new history fixes its epoch, so its cursor stays valid.
+          redis.call('SET', prefix .. 'epoch', ARGV[4], 'NX')
+          epoch = redis.call('GET', prefix .. 'epoch')
+          redis.call('XADD', prefix .. 'clock', '1-0', 't', now)
+        end
         local head = tonumber(redis.call('GET', prefix .. 'seq') or '0')
-        if cursor < 0 or epoch == '' then return {epoch, head, '', {}} end
+        if cursor < 0 then return {epoch, head, '', {}} end
         if cursor > head then return {epoch, head, 'unknown_cursor', {}} end
         if cursor < head then
           local mark = redis.call('XREVRANGE', prefix .. 'clock', (cursor + 1) .. '-0', '-', 'COUNT', 1)

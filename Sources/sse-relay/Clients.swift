@@ -72,12 +72,17 @@ struct Status: AsyncParsableCommand {
             }
             let status = response.json ?? [:]
             let history = status["history"] as? [String: Any] ?? [:]
-            print("""
-                node         \(status["node"] ?? "?") (\(status["mode"] ?? "?"), version \(status["version"] ?? "?"))
-                status       \(status["status"] ?? "?"), up \(status["uptimeSeconds"] ?? "?") s
-                connections  \(status["connections"] ?? "?") (\(status["clients"] ?? "?") clients, \(status["topics"] ?? "?") topics)
-                history      \(history["events"] ?? "?") events, \(history["bytes"] ?? "?") bytes, last id \(status["lastEventId"] ?? "?")
-                """)
+            var lines = [
+                "node         \(status["node"] ?? "?") (\(status["mode"] ?? "?"), version \(status["version"] ?? "?"))",
+                "status       \(status["status"] ?? "?"), up \(status["uptimeSeconds"] ?? "?") s",
+                "connections  \(status["connections"] ?? "?") (\(status["clients"] ?? "?") clients, \(status["topics"] ?? "?") topics)",
+            ]
+            if let backends = status["backends"] as? [String: String], !backends.isEmpty {
+                lines.append("backends     " + backends.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            } else {
+                lines.append("history      \(history["events"] ?? "?") events, \(history["bytes"] ?? "?") bytes, last id \(status["lastEventId"] ?? "?")")
+            }
+            print(lines.joined(separator: "\n"))
         }
     }
 }

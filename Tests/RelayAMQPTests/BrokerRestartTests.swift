@@ -17,26 +17,46 @@ struct BrokerRestartTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sse-relay-amqp-restart-\(UUID().uuidString)")
         var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
 
-        func run(_ command: String) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [BrokerRestartTests.script.path, command, String(port), directory.path]
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw AMQPError(.system, "rabbitmq.sh \(command) \(port) exited with \(process.terminationStatus)")
+        /// Runs the script on a thread of its own and waits for it without blocking a task:
+        /// Foundation's `Process` left the finished script a zombie here, and a blocking wait
+        /// would hold one of the few threads of Swift's shared pool for the broker's boot.
+        func run(_ command: String) async throws {
+            let arguments = arguments(command)
+            let status = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in
+                Thread.detachNewThread { done.resume(returning: Self.spawnAndWait(arguments)) }
             }
+            guard status == 0 else {
+                throw AMQPError(.system, "rabbitmq.sh \(command) \(port) failed with wait status \(status)")
+            }
+        }
+
+        /// For a failed test's `defer`, which cannot await: leaking a broker would be worse
+        /// than blocking a thread for the three seconds a stop takes.
+        func stopBlocking() {
+            _ = Self.spawnAndWait(arguments("stop"))
+            try? FileManager.default.removeItem(at: directory)
+        }
+
+        private func arguments(_ command: String) -> [String] {
+            ["/bin/bash", BrokerRestartTests.script.path, command, String(port), directory.path]
+        }
+
+        private static func spawnAndWait(_ arguments: [String]) -> Int32 {
+            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, arguments[0], nil, nil, &argv, environ) == 0 else { return -1 }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            return status
         }
     }
 
     @Test func forwarderAndConsumerRecoverFromABrokerRestart() async throws {
         let broker = PrivateBroker()
-        // Process.waitUntilExit blocks: keep it off the shared pool's threads the tests run on.
-        try await Task.detached { try broker.run("start") }.value
-        defer {
-            try? broker.run("stop")
-            try? FileManager.default.removeItem(at: broker.directory)
-        }
+        try await broker.run("start")
+        var stopped = false
+        defer { if !stopped { broker.stopBlocking() } }
 
         let exchange = TestBroker.unique("ex")
         let node = TestBroker.unique("node-r")
@@ -52,14 +72,14 @@ struct BrokerRestartTests {
         #expect(await forwarder.forward(before, to: node) == .confirmed)
         #expect(await eventually { running.received.events == before })
 
-        try await Task.detached { try broker.run("stop") }.value
+        try await broker.run("stop")
         #expect(await eventually { !forwarder.isConnected && !running.consumer.isConnected })
         guard case .unavailable = await forwarder.forward(before, to: node) else {
             Issue.record("a forward without broker must be .unavailable")
             return
         }
 
-        try await Task.detached { try broker.run("start") }.value
+        try await broker.run("start")
         #expect(await eventually(within: .seconds(20)) { forwarder.isConnected && running.consumer.isConnected })
         let after = [TestBroker.event(sequence: 2, data: "after")]
         #expect(await forwarder.forward(after, to: node) == .confirmed)
@@ -67,5 +87,8 @@ struct BrokerRestartTests {
 
         forwarder.shutdown()
         await running.stop()
+        try await broker.run("stop")
+        stopped = true
+        try? FileManager.default.removeItem(at: broker.directory)
     }
 }
