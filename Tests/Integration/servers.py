@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,6 +17,15 @@ from pathlib import Path
 from conftest import free_port, tcp_accepts, wait_until
 
 SERVERS = Path(__file__).resolve().parents[1] / "servers"
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 class Server:
@@ -67,8 +77,8 @@ class RabbitMQ(Server):
 
     def __init__(self) -> None:
         super().__init__()
-        # The distribution port is PORT+20000: keep it in range.
-        while self.port > 45000:
+        # The distribution port is PORT+20000: it must be in range and free too.
+        while self.port > 45000 or not port_is_free(self.port + 20000):
             self.port = free_port()
 
     @property
