@@ -33,7 +33,9 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
 export RABBITMQ_NODENAME="$node"
-export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+# BIND_ADDRESS: another address than loopback, e.g. inside a test network namespace.
+address=${BIND_ADDRESS:-127.0.0.1}
+export RABBITMQ_NODE_IP_ADDRESS=$address
 export RABBITMQ_NODE_PORT="$port"
 export RABBITMQ_DIST_PORT=$((port + 20000))
 export RABBITMQ_MNESIA_BASE="$dir/mnesia"
@@ -44,7 +46,7 @@ export RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
 export RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
 
 port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+    (exec 3<>"/dev/tcp/$address/$port") 2>/dev/null
 }
 
 log_tail() {
@@ -63,12 +65,12 @@ start() {
         exit 1
     fi
     if port_open; then
-        echo "rabbitmq.sh: something already listens on 127.0.0.1:$port" >&2
+        echo "rabbitmq.sh: something already listens on $address:$port" >&2
         exit 1
     fi
     mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
     echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
-    printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$port" >"$RABBITMQ_CONFIG_FILE"
+    printf 'listeners.tcp.default = %s:%s\nloopback_users = none\n' "$address" "$port" >"$RABBITMQ_CONFIG_FILE"
     : >"$RABBITMQ_CONF_ENV_FILE"
 
     # setsid: the broker must outlive this script and not receive the caller's terminal signals.

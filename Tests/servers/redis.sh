@@ -8,10 +8,11 @@ action=$1 port=$2 dir=$3
 case "$action" in
 start)
     mkdir -p "$dir"
-    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir" \
-        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no
+    redis-server --port "$port" --bind "${BIND_ADDRESS:-127.0.0.1}" --daemonize yes --dir "$dir" \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no \
+        --protected-mode no
     for _ in $(seq 1 100); do
-        redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && exit 0
+        redis-cli -h "${BIND_ADDRESS:-127.0.0.1}" -p "$port" ping 2>/dev/null | grep -q PONG && exit 0
         sleep 0.1
     done
     echo "redis-server on port $port did not answer within 10 s:" >&2
@@ -19,7 +20,7 @@ start)
     exit 1
     ;;
 stop)
-    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    redis-cli -h "${BIND_ADDRESS:-127.0.0.1}" -p "$port" shutdown nosave >/dev/null 2>&1 || true
     ;;
 *)
     echo "usage: $0 start|stop PORT DIR" >&2
