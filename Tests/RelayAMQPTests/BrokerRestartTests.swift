@@ -6,7 +6,7 @@ import Testing
 
 /// Stops and restarts a private broker (Tests/servers/rabbitmq.sh on a port of its own, so
 /// the shared broker of the other suites stays up) and checks that forwarder and consumer
-/// recover without help.
+/// recover without help; then raises a memory alarm on it to see a confirm time out.
 @Suite(.enabled(if: TestBroker.canRunPrivateBroker, TestBroker.privateBrokerDisabledReason), .timeLimit(.minutes(2)))
 struct BrokerRestartTests {
     static let script = URL(fileURLWithPath: #filePath)
@@ -27,6 +27,17 @@ struct BrokerRestartTests {
             }
             guard status == 0 else {
                 throw AMQPError(.system, "rabbitmq.sh \(command) \(port) failed with wait status \(status)")
+            }
+        }
+
+        /// rabbitmqctl against this node, e.g. to raise a memory alarm.
+        func control(_ arguments: String...) async throws {
+            let argv = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", "sse-relay-test-\(port)@localhost"] + arguments
+            let status = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in
+                Thread.detachNewThread { done.resume(returning: Self.spawnAndWait(argv)) }
+            }
+            guard status == 0 else {
+                throw AMQPError(.system, "rabbitmqctl \(arguments.joined(separator: " ")) failed with wait status \(status)")
             }
         }
 
@@ -63,9 +74,9 @@ struct BrokerRestartTests {
         var configuration = TestBroker.configuration(urls: [broker.url], node: node, exchange: exchange)
         configuration.heartbeat = .seconds(1)
         let running = try RunningConsumer.start(configuration)
-        let forwarder = try AMQPForwarder(
-            configuration: TestBroker.configuration(urls: [broker.url], node: TestBroker.unique("sender"), exchange: exchange),
-            logger: TestBroker.logger("restart"))
+        var forwarderConfiguration = TestBroker.configuration(urls: [broker.url], node: TestBroker.unique("sender"), exchange: exchange)
+        forwarderConfiguration.confirmTimeout = .seconds(1)
+        let forwarder = try AMQPForwarder(configuration: forwarderConfiguration, logger: TestBroker.logger("restart"))
         forwarder.start()
         #expect(await eventually { forwarder.isConnected && running.consumer.isConnected })
         let before = [TestBroker.event(sequence: 1, data: "before")]
@@ -84,6 +95,26 @@ struct BrokerRestartTests {
         let after = [TestBroker.event(sequence: 2, data: "after")]
         #expect(await forwarder.forward(after, to: node) == .confirmed)
         #expect(await eventually { running.received.events == before + after })
+
+        // A memory alarm makes the broker stop reading from publishers: no confirm comes,
+        // and the forward must give up after the confirm timeout instead of hanging.
+        try await broker.control("set_vm_memory_high_watermark", "0")
+        let clock = ContinuousClock()
+        var blockedOutcome: ForwardOutcome?
+        let waited = await clock.measure {
+            blockedOutcome = await forwarder.forward([TestBroker.event(sequence: 3, data: "blocked")], to: node)
+        }
+        guard case .unconfirmed = blockedOutcome else {
+            Issue.record("expected .unconfirmed during a memory alarm, got \(String(describing: blockedOutcome))")
+            return
+        }
+        #expect(waited >= .seconds(1) && waited < .seconds(3), "gave up after \(waited), the confirm timeout is 1 s")
+        try await broker.control("set_vm_memory_high_watermark", "0.4")
+        // The late confirm of the blocked message must not confuse the next one's.
+        let last = [TestBroker.event(sequence: 4, data: "unblocked")]
+        #expect(await eventually { forwarder.isConnected })
+        #expect(await forwarder.forward(last, to: node) == .confirmed)
+        #expect(await eventually { running.received.events.last == last.last })
 
         forwarder.shutdown()
         await running.stop()

@@ -31,6 +31,8 @@ bin=/usr/lib/rabbitmq/bin
 node="sse-relay-test-$port@localhost"
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# Erlang writes crash dumps and Mnesia files into the working directory: keep them in DIR.
+cd "$dir"
 
 export RABBITMQ_NODENAME="$node"
 # BIND_ADDRESS: another address than loopback, e.g. inside a test network namespace.

@@ -41,9 +41,17 @@ final class RabbitMQConnection {
             throw AMQPError(.system, "rabbitmq-c could not allocate a socket")
         }
         var limit = timeval(timeout)
+        errno = 0
         let opened = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &limit)
         guard opened == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError(status: opened, .connectFailed, context: "cannot connect to \(url)")
+            // rabbitmq-c says only "a socket error occurred"; errno still tells refused from
+            // unreachable from timed out.
+            let cause = errno
+            var error = AMQPError(status: opened, .connectFailed, context: "cannot connect to \(url)")
+            if cause != 0, opened == AMQP_STATUS_SOCKET_ERROR.rawValue || opened == AMQP_STATUS_TCP_ERROR.rawValue {
+                error.message += " (\(String(cString: strerror(cause))))"
+            }
+            throw error
         }
         _ = amqp_set_handshake_timeout(state, &limit)
         let login = sse_relay_amqp_login_plain(
