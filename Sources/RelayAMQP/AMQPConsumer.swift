@@ -34,9 +34,10 @@ public final class AMQPConsumer: Sendable {
     ///
     /// - Important: call it once; the deliveries can be iterated by one task only.
     public func run() async {
+        let deliveries = worker.claimDeliveries()
         worker.start()
         await withTaskCancellationHandler {
-            for await delivery in worker.deliveries {
+            for await delivery in deliveries {
                 guard worker.isCurrent(delivery) else { continue }
                 await handler(delivery.events)
                 worker.acknowledge(delivery)

@@ -17,10 +17,15 @@ public struct ClusterRelay: PublishingBackend {
     let registry: RedisRegistry
     let forwarder: any EventForwarder
     let health: @Sendable () -> [String: Bool]
+    let counters: StreamCounters
     let startedAt: ContinuousClock.Instant = .now
 
-    init(hub: Hub<SSEStream>, nodeID: String, store: RedisEventStore, registry: RedisRegistry, forwarder: any EventForwarder, health: @escaping @Sendable () -> [String: Bool]) {
+    init(
+        hub: Hub<SSEStream>, nodeID: String, store: RedisEventStore, registry: RedisRegistry, forwarder: any EventForwarder,
+        counters: StreamCounters, health: @escaping @Sendable () -> [String: Bool]
+    ) {
         self.hub = hub
+        self.counters = counters
         self.nodeID = nodeID
         self.store = store
         self.registry = registry
@@ -85,7 +90,7 @@ public struct ClusterRelay: PublishingBackend {
         return eventLoop.makeSucceededFuture(
             NodeStatus(
                 node: nodeID, mode: "cluster", version: RelayVersion.current, uptimeSeconds: Int(uptime),
-                statistics: hub.statistics, backends: health()
+                statistics: hub.statistics, backends: health(), closes: counters.closes
             )
         )
     }

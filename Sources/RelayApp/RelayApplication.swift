@@ -38,8 +38,9 @@ public struct RelayApplication {
     private func runStandalone(onReady: @Sendable (SocketAddress) -> Void) async throws {
         let epoch = UInt64(Date().timeIntervalSince1970 * 1000)
         let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch)
-        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID)
-        let (sseServer, publishServer) = try await bindListeners(hub: hub, replaySource: nil, backend: backend)
+        let counters = StreamCounters()
+        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters)
+        let (sseServer, publishServer) = try await bindListeners(hub: hub, replaySource: nil, counters: counters, backend: backend)
         logStarted(sseServer, mode: "standalone")
         onReady(sseServer.localAddress)
         try await runServices([sseServer, publishServer])
@@ -86,13 +87,14 @@ public struct RelayApplication {
             await backends.shutdown()
             throw error
         }
+        let counters = StreamCounters()
         let backend = ClusterRelay(
-            hub: hub, nodeID: nodeID, store: store, registry: registry, forwarder: forwarder,
+            hub: hub, nodeID: nodeID, store: store, registry: registry, forwarder: forwarder, counters: counters,
             health: { ["redis": redis.isConnected, "amqp": forwarder.isConnected && consumer.isConnected] }
         )
         let listeners: (SSEServer, PublishServer)
         do {
-            listeners = try await bindListeners(hub: hub, replaySource: store, backend: backend)
+            listeners = try await bindListeners(hub: hub, replaySource: store, counters: counters, backend: backend)
         } catch {
             await backends.shutdown()
             throw error
@@ -102,9 +104,13 @@ public struct RelayApplication {
         try await runServices([backends, listeners.0, listeners.1])
     }
 
-    private func bindListeners(hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, backend: any PublishingBackend) async throws -> (SSEServer, PublishServer) {
+    private func bindListeners(
+        hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, backend: any PublishingBackend
+    ) async throws -> (SSEServer, PublishServer) {
         let group = MultiThreadedEventLoopGroup.singleton
-        let sseServer = try await SSEServer.bind(configuration: configuration.sse, hub: hub, replaySource: replaySource, group: group, logger: logger)
+        let sseServer = try await SSEServer.bind(
+            configuration: configuration.sse, hub: hub, replaySource: replaySource, counters: counters, group: group, logger: logger
+        )
         do {
             let publishServer = try await PublishServer.bind(configuration: configuration.publish, backend: backend, group: group, logger: logger)
             return (sseServer, publishServer)

@@ -11,11 +11,13 @@ import RelaySSE
 public struct StandaloneRelay: PublishingBackend {
     public let hub: Hub<SSEStream>
     public let nodeID: String
+    public let counters: StreamCounters
     public let startedAt: ContinuousClock.Instant
 
-    public init(hub: Hub<SSEStream>, nodeID: String) {
+    public init(hub: Hub<SSEStream>, nodeID: String, counters: StreamCounters) {
         self.hub = hub
         self.nodeID = nodeID
+        self.counters = counters
         self.startedAt = .now
     }
 
@@ -44,7 +46,10 @@ public struct StandaloneRelay: PublishingBackend {
     public func status(on eventLoop: any EventLoop) -> EventLoopFuture<NodeStatus> {
         let uptime = startedAt.duration(to: .now).components.seconds
         return eventLoop.makeSucceededFuture(
-            NodeStatus(node: nodeID, mode: "standalone", version: RelayVersion.current, uptimeSeconds: Int(uptime), statistics: hub.statistics)
+            NodeStatus(
+                node: nodeID, mode: "standalone", version: RelayVersion.current, uptimeSeconds: Int(uptime),
+                statistics: hub.statistics, closes: counters.closes
+            )
         )
     }
 }

@@ -69,13 +69,19 @@ public struct NodeStatus: Sendable, Equatable {
     public var statistics: HubStatistics
     /// Each configured backend (`redis`, `amqp`) and whether it is reachable now.
     public var backends: [String: Bool]
+    /// Streams ended since start, by reason (slow consumers among them).
+    public var closes: [CloseReason: Int]
 
-    public init(node: String, mode: String, version: String, uptimeSeconds: Int, statistics: HubStatistics, backends: [String: Bool] = [:]) {
+    public init(
+        node: String, mode: String, version: String, uptimeSeconds: Int, statistics: HubStatistics,
+        backends: [String: Bool] = [:], closes: [CloseReason: Int] = [:]
+    ) {
         self.node = node
         self.mode = mode
         self.version = version
         self.uptimeSeconds = uptimeSeconds
         self.statistics = statistics
         self.backends = backends
+        self.closes = closes
     }
 }

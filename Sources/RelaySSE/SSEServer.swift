@@ -7,7 +7,7 @@ import ServiceLifecycle
 
 /// The subscriber port: `GET /events/{clientId}` streams over HTTP/1.1.
 ///
-/// Binding happens in ``bind(configuration:hub:replaySource:group:logger:)`` before the service group
+/// Binding happens in ``bind(configuration:hub:replaySource:counters:group:logger:)`` before the service group
 /// starts, so a taken port stops start-up with a clear error and "ready" means "bound".
 /// ``run()`` then holds the listener until graceful shutdown, stops accepting, and ends
 /// every stream cleanly.
@@ -31,6 +31,7 @@ public final class SSEServer: Service {
         configuration: Configuration,
         hub: Hub<SSEStream>,
         replaySource: (any ReplaySource)? = nil,
+        counters: StreamCounters = StreamCounters(),
         group: any EventLoopGroup,
         logger: Logger
     ) async throws -> SSEServer {
@@ -55,7 +56,7 @@ public final class SSEServer: Service {
                     guard let loop = streamLoops[ObjectIdentifier(channel.eventLoop)] else {
                         preconditionFailure("child channel on an event loop outside the server's group")
                     }
-                    let handler = SSEStreamHandler(configuration: configuration, hub: hub, replaySource: replaySource, loop: loop, logger: logger)
+                    let handler = SSEStreamHandler(configuration: configuration, hub: hub, replaySource: replaySource, counters: counters, loop: loop, logger: logger)
                     // Named so the stream can remove them once its response head is out:
                     // from then on frames go to the socket as they are (the body is
                     // delimited by the connection's close), and a held stream keeps no

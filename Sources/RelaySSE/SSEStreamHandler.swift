@@ -39,6 +39,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private let hub: Hub<SSEStream>
     /// Cluster mode: the shared history. `nil`: the hub's own window (standalone).
     private let replaySource: (any ReplaySource)?
+    private let counters: StreamCounters
     private let loop: StreamLoop
     /// Shared, without per-stream metadata: a held stream should not carry a dictionary.
     /// Stream logs add `client.id` and `peer` from the stream's info when they are written.
@@ -52,6 +53,12 @@ final class SSEStreamHandler: ChannelInboundHandler {
     /// Cluster mode, until the replay arrives: live frames with their sequence numbers, so
     /// the ones the replay already holds can be dropped.
     private var catchUp: [(sequence: UInt64, frame: ByteBuffer)]?
+    /// Cluster mode, for a short while after the replay: its sequence numbers. An event can
+    /// be in the shared history (so in the replay) and still be on its way here through the
+    /// broker, routed while the browser was between nodes; it must not arrive twice.
+    private var replayed: Set<UInt64>?
+    private var replayedUntil = NIODeadline.distantPast
+    private static let replayedMemory = TimeAmount.seconds(5)
     /// How many frames at the front of `backlog` are replayed (not counted as buffered).
     private var replayedInBacklog = 0
     private var backlogBytes = 0
@@ -63,10 +70,14 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var openedAt = NIODeadline.now()
     private var eventsSent = 0
 
-    init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, loop: StreamLoop, logger: Logger) {
+    init(
+        configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?,
+        counters: StreamCounters, loop: StreamLoop, logger: Logger
+    ) {
         self.configuration = configuration
         self.hub = hub
         self.replaySource = replaySource
+        self.counters = counters
         self.loop = loop
         self.logger = logger
     }
@@ -243,6 +254,10 @@ final class SSEStreamHandler: ChannelInboundHandler {
         for (sequence, frame) in live where !replayed.contains(sequence) {
             frames.append(frame)
         }
+        if !replayed.isEmpty {
+            self.replayed = replayed
+            replayedUntil = .now() + Self.replayedMemory
+        }
         backlog.append(contentsOf: frames)
         replayedInBacklog += frames.count
         backlogBytes = 0
@@ -273,6 +288,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     /// after its batch (the first unflushed write since the last flush).
     func enqueue(_ frame: ByteBuffer, sequence: UInt64) -> Bool {
         guard case .streaming = state else { return false }
+        if let replayed, replayed.contains(sequence) { return false }
         if catchUp != nil {
             catchUp!.append((sequence, frame))
             backlogBytes += frame.readableBytes
@@ -342,6 +358,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     /// Called by the loop's sweep.
     func tick(now: NIODeadline) {
         guard case .streaming = state else { return }
+        if replayed != nil, now > replayedUntil { replayed = nil }
         if now >= closeAt {
             finish(reason: .lifetime)
         } else if now - lastWrite >= .nanoseconds(Int64(configuration.keepAlive.nanoseconds)), backlog.isEmpty,
@@ -365,6 +382,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
 
     private func teardown(reason: CloseReason) {
         state = .closed
+        counters.recordClose(reason)
         var metadata = streamMetadata
         if let stream {
             hub.close(stream)

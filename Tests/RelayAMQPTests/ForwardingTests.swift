@@ -175,6 +175,42 @@ struct ForwardingTests {
         #expect(await forwarder.forward([TestBroker.event(sequence: 1, data: "x")], to: "other") == .unavailable("the AMQP forwarder is shut down"))
     }
 
+    @Test func refusedLoginIsReportedWithoutThePassword() async throws {
+        var url = try AMQPURL(parsing: TestBroker.url!)
+        url.password = "wrong-secret-42"
+        let forwarder = try AMQPForwarder(
+            configuration: TestBroker.configuration(urls: ["amqp://\(url.user):\(url.password)@\(url.host):\(url.port)/"], node: "n", exchange: "ex"),
+            logger: TestBroker.logger("login", level: .critical))
+        forwarder.start()
+        // The refusal shows in what a forward answers, once the first round has failed.
+        var reason = ""
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if case .unavailable(let text) = await forwarder.forward([TestBroker.event(sequence: 1, data: "x")], to: "other"),
+                text.contains("log in")
+            {
+                reason = text
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(reason.contains("ACCESS_REFUSED"), "the broker's reply is in the reason: \(reason)")
+        #expect(!reason.contains("wrong-secret-42"))
+        #expect(!forwarder.isConnected)
+        forwarder.shutdown()
+    }
+
+    @Test func passwordOverrideReplacesTheOneInTheURL() async throws {
+        let real = try AMQPURL(parsing: TestBroker.url!)
+        var configuration = TestBroker.configuration(
+            urls: ["amqp://\(real.user):not-the-password@\(real.host):\(real.port)/"], node: "n", exchange: TestBroker.unique("ex"))
+        configuration.password = real.password
+        let forwarder = try AMQPForwarder(configuration: configuration, logger: TestBroker.logger("override"))
+        forwarder.start()
+        #expect(await eventually { forwarder.isConnected })
+        forwarder.shutdown()
+    }
+
     @Test func fallsBackToTheNextURL() async throws {
         let exchange = TestBroker.unique("ex")
         let node = TestBroker.unique("node-f")

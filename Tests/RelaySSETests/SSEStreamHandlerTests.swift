@@ -12,13 +12,14 @@ import Testing
 @Suite struct SSEStreamHandlerTests {
     let loop = EmbeddedEventLoop()
     let hub = Hub<SSEStream>(history: .init(), epoch: 9)
+    let counters = StreamCounters()
     var configuration = SSEServer.Configuration(nodeID: "test", keepAlive: .seconds(15), bufferLimit: 4096)
 
     func makeChannel() throws -> EmbeddedChannel {
         let streamLoop = StreamLoop(eventLoop: loop)
         let channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(
-            SSEStreamHandler(configuration: configuration, hub: hub, replaySource: nil, loop: streamLoop, logger: Logger(label: "test"))
+            SSEStreamHandler(configuration: configuration, hub: hub, replaySource: nil, counters: counters, loop: streamLoop, logger: Logger(label: "test"))
         )
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4242)).wait()
         return channel
@@ -124,6 +125,7 @@ import Testing
         loop.run()
         #expect(!channel.isActive)
         #expect(hub.statistics.connections == 0)
+        #expect(counters.closes[.slowConsumer] == 1)
     }
 
     @Test func queuedFramesFollowWhenTheSocketDrains() throws {

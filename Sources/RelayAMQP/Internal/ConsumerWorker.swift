@@ -26,6 +26,7 @@ final class ConsumerWorker: Sendable {
         /// Handling is in delivery order, so one `multiple` ack covers everything below it.
         var acknowledgeUpTo: UInt64 = 0
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
+        var deliveriesClaimed = false
     }
 
     private enum Ending {
@@ -33,7 +34,7 @@ final class ConsumerWorker: Sendable {
         case lost(AMQPError)
     }
 
-    let deliveries: AsyncStream<Delivery>
+    private let deliveries: AsyncStream<Delivery>
     private let deliveryInput: AsyncStream<Delivery>.Continuation
     private let shared = Mutex(Shared())
     private let wakeup: WakeupPipe
@@ -64,6 +65,16 @@ final class ConsumerWorker: Sendable {
     // MARK: Called from any thread or task
 
     var link: LinkState { shared.withLock { $0.link } }
+
+    /// An `AsyncStream` serves one iterating task; a second would crash somewhere less clear.
+    func claimDeliveries() -> AsyncStream<Delivery> {
+        let claimed = shared.withLock { shared in
+            defer { shared.deliveriesClaimed = true }
+            return shared.deliveriesClaimed
+        }
+        precondition(!claimed, "AMQPConsumer.run() must be called only once")
+        return deliveries
+    }
 
     func start() {
         let shouldSpawn = shared.withLock { shared in

@@ -41,17 +41,9 @@ final class RabbitMQConnection {
             throw AMQPError(.system, "rabbitmq-c could not allocate a socket")
         }
         var limit = timeval(timeout)
-        errno = 0
         let opened = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &limit)
         guard opened == AMQP_STATUS_OK.rawValue else {
-            // rabbitmq-c says only "a socket error occurred"; errno still tells refused from
-            // unreachable from timed out.
-            let cause = errno
-            var error = AMQPError(status: opened, .connectFailed, context: "cannot connect to \(url)")
-            if cause != 0, opened == AMQP_STATUS_SOCKET_ERROR.rawValue || opened == AMQP_STATUS_TCP_ERROR.rawValue {
-                error.message += " (\(String(cString: strerror(cause))))"
-            }
-            throw error
+            throw AMQPError(status: opened, .connectFailed, context: "cannot connect to \(url)")
         }
         _ = amqp_set_handshake_timeout(state, &limit)
         let login = sse_relay_amqp_login_plain(
@@ -315,7 +307,7 @@ private func withAMQPBytes<Result>(_ strings: [String], _ body: ([amqp_bytes_t])
 extension amqp_field_value_t {
     /// A signed 64-bit table value (`l`), which RabbitMQ accepts for `x-expires` and
     /// `x-message-ttl` alike.
-    static func int64(_ value: Int64) -> amqp_field_value_t {
+    fileprivate static func int64(_ value: Int64) -> amqp_field_value_t {
         var field = amqp_field_value_t()
         field.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
         field.value.i64 = value
@@ -324,7 +316,7 @@ extension amqp_field_value_t {
 }
 
 extension timeval {
-    init(_ duration: Duration) {
+    fileprivate init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self.init(tv_sec: .init(seconds), tv_usec: .init(attoseconds / 1_000_000_000_000))
     }

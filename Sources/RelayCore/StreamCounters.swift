@@ -1,0 +1,19 @@
+import Synchronization
+
+/// How many streams ended for each reason since start, shared by the transport that counts
+/// and the status answers that report them (and, later, metrics). Closes are rare next to
+/// events, so a lock is cheap enough here.
+public final class StreamCounters: Sendable {
+    private let closed = Mutex<[CloseReason: Int]>(Dictionary(uniqueKeysWithValues: CloseReason.allCases.map { ($0, 0) }))
+
+    public init() {}
+
+    public func recordClose(_ reason: CloseReason) {
+        closed.withLock { $0[reason, default: 0] += 1 }
+    }
+
+    /// Reason → count, for every reason.
+    public var closes: [CloseReason: Int] {
+        closed.withLock { $0 }
+    }
+}
