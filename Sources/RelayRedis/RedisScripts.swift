@@ -8,8 +8,7 @@
 /// - `P clock`              stream of `(seq+1)-0 → t=ms` checkpoints, at most one per second,
 ///                          to tell how old a cursor is
 /// - `P history:c:ID`, `P history:t:NAME`   capped streams of frames (`seq-0 → f=frame`),
-///                          expiring `history age` after their last event;
-///                          `...:cut` = the newest sequence trimmed away by the cap
+///                          expiring `history age` after their last event
 /// - `P client:ID`, `P topic:NAME`  hash node id → that node's start epoch, expiring unless
 ///                          the holding node's heartbeat refreshes it
 /// - `P node:ID`            hash describing a live node (started, address, queue, version,
@@ -30,7 +29,13 @@ enum RedisScripts {
           epoch = redis.call('GET', prefix .. 'epoch')
           redis.call('XADD', prefix .. 'clock', '1-0', 't', now)
         end
-        local started = {}
+        -- One INCRBY for the whole call: its events get consecutive ids.
+        local count = (#ARGV - 6) / 3
+        local first = redis.call('INCRBY', prefix .. 'seq', count) - count + 1
+        if redis.call('SET', prefix .. 'clock:mark', '1', 'PX', 1000, 'NX') then
+          redis.call('XADD', prefix .. 'clock', 'MAXLEN', '~', clockLength, (first + 1) .. '-0', 't', now)
+        end
+        local started, routes = {}, {}
         local function live(node, epochOfEntry)
           local known = started[node]
           if known == nil then
@@ -39,39 +44,36 @@ enum RedisScripts {
           end
           return known == epochOfEntry
         end
-        local out = {epoch}
-        for i = 7, #ARGV, 3 do
-          local kind, name, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-          local seq = redis.call('INCR', prefix .. 'seq')
-          if redis.call('SET', prefix .. 'clock:mark', '1', 'PX', 1000, 'NX') then
-            redis.call('XADD', prefix .. 'clock', 'MAXLEN', '~', clockLength, (seq + 1) .. '-0', 't', now)
-          end
-          if size > 0 then
-            local key = prefix .. 'history:' .. kind .. ':' .. name
-            redis.call('XADD', key, seq .. '-0', 'f', 'id: ' .. epoch .. '-' .. seq .. '\\n' .. body)
-            local length = redis.call('XLEN', key)
-            if length > size then
-              local gone = redis.call('XRANGE', key, '-', '+', 'COUNT', length - size)
-              redis.call('SET', key .. ':cut', string.match(gone[#gone][1], '^%d+'))
-              redis.call('XTRIM', key, 'MAXLEN', size)
-            end
-            redis.call('PEXPIRE', key, age)
-            redis.call('PEXPIRE', key .. ':cut', age)
-          end
-          local routesKey = prefix .. (kind == 'c' and 'client:' or 'topic:') .. name
-          local entries = redis.call('HGETALL', routesKey)
-          local nodes = {}
+        local function route(kind, name)
+          local key = prefix .. (kind == 'c' and 'client:' or 'topic:') .. name
+          local nodes = routes[key]
+          if nodes then return nodes end
+          nodes = {}
+          local entries = redis.call('HGETALL', key)
           for j = 1, #entries, 2 do
             local node, epochOfEntry = entries[j], entries[j + 1]
             if node ~= self then
               if live(node, epochOfEntry) then
                 table.insert(nodes, node)
               else
-                redis.call('HDEL', routesKey, node)
+                redis.call('HDEL', key, node)
               end
             end
           end
-          table.insert(out, {seq, nodes})
+          routes[key] = nodes
+          return nodes
+        end
+        local out = {epoch}
+        for k = 0, count - 1 do
+          local i = 7 + 3 * k
+          local kind, name, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+          local seq = first + k
+          if size > 0 then
+            local key = prefix .. 'history:' .. kind .. ':' .. name
+            redis.call('XADD', key, 'MAXLEN', size, seq .. '-0', 'f', 'id: ' .. epoch .. '-' .. seq .. '\\n' .. body)
+            redis.call('PEXPIRE', key, age)
+          end
+          table.insert(out, {seq, route(kind, name)})
         end
         return out
         """
@@ -80,7 +82,8 @@ enum RedisScripts {
     /// (`c:ID`, `t:NAME`). Returns `{epoch, head, reset reason or '', {seq, frame, ...}}`;
     /// starts the history (its epoch) when there is none yet.
     /// A cursor is honoured only when its age is provably within the window (a clock
-    /// checkpoint at or before it is young enough) and no stream was trimmed past it.
+    /// checkpoint at or before it is young enough) and no stream that dropped entries
+    /// starts after it.
     static let replay = """
         local prefix, cursor, age, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         local epoch = redis.call('GET', prefix .. 'epoch')
@@ -102,12 +105,21 @@ enum RedisScripts {
         local frames = {}
         for i = 5, #ARGV do
           local key = prefix .. 'history:' .. ARGV[i]
-          local cut = tonumber(redis.call('GET', key .. ':cut') or '0')
-          if cut > cursor then return {epoch, head, 'cursor_too_old', {}} end
-          local entries = redis.call('XRANGE', key, '(' .. cursor .. '-0', '+')
-          for _, entry in ipairs(entries) do
-            table.insert(frames, string.match(entry[1], '^%d+'))
-            table.insert(frames, entry[2][2])
+          if redis.call('EXISTS', key) == 1 then
+            -- A capped stream that has dropped entries cannot prove it kept everything
+            -- after a cursor older than its oldest entry.
+            local info = redis.call('XINFO', 'STREAM', key)
+            local fields = {}
+            for j = 1, #info, 2 do fields[info[j]] = info[j + 1] end
+            local oldest = tonumber(string.match(fields['first-entry'][1], '^%d+'))
+            if fields['entries-added'] > fields['length'] and cursor + 1 < oldest then
+              return {epoch, head, 'cursor_too_old', {}}
+            end
+            local entries = redis.call('XRANGE', key, '(' .. cursor .. '-0', '+')
+            for _, entry in ipairs(entries) do
+              table.insert(frames, string.match(entry[1], '^%d+'))
+              table.insert(frames, entry[2][2])
+            end
           end
         end
         return {epoch, head, '', frames}
