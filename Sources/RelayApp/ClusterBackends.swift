@@ -37,7 +37,7 @@ final class ClusterBackends: Service {
             try await Task.sleep(for: .milliseconds(20))
         }
         var missing: [String] = []
-        if !redis.isConnected { missing.append("Redis at \(redisEndpoint)") }
+        if !redis.isConnected { missing.append("Redis at \(redisEndpoint) (\(redis.lastError ?? "no answer"))") }
         if !forwarder.isConnected || !consumer.isConnected {
             missing.append("RabbitMQ at \(amqpURLs.map { (try? AMQPURL(parsing: $0))?.description ?? "amqp://***" }.joined(separator: ", "))")
         }

@@ -171,7 +171,7 @@ public struct RelayConfiguration: Sendable {
             throw ConfigurationError(key: sentinels.isEmpty ? "redis.url" : "redis.sentinels", problem: "\(error)")
         }
         if let file = values.raw("redis.password-file"), !file.isEmpty {
-            redis.password = try secret(from: file, key: "redis.password-file", environment: environment)
+            redis.usePassword(try secret(from: file, key: "redis.password-file", environment: environment))
         }
         let urls = amqpURL.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for url in urls where !(url.hasPrefix("amqp://") || url.hasPrefix("amqps://")) {

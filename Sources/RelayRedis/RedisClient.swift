@@ -40,6 +40,9 @@ public final class RedisClient: Sendable {
 
     public var isConnected: Bool { state.withLock { $0.connected } }
 
+    /// Why the client is not connected (for start-up errors and status), or `nil`.
+    public var lastError: String? { state.withLock { $0.connected ? nil : $0.lastError } }
+
     /// Starts the worker thread.
     public func start() {
         let thread = Thread { [self] in self.work() }

@@ -59,6 +59,15 @@ public struct RedisConfiguration: Sendable, Equatable {
         )
     }
 
+    /// Sets the password from a secret file. With a file, the URL's lone user part
+    /// (`redis://relay@host`) names the ACL user, as it would with `redis://relay:pw@host`.
+    public mutating func usePassword(_ secret: String) {
+        if username == nil, let lone = password {
+            username = lone
+        }
+        password = secret
+    }
+
     /// Parses `host:port,host:port` Sentinel addresses.
     public static func sentinelAddresses(_ list: String) throws(RedisError) -> [Address] {
         var addresses: [Address] = []
