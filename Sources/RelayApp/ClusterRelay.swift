@@ -11,22 +11,19 @@ import RelaySSE
 /// whole batch) plus one confirmed broker message per other node involved; events for
 /// clients on this node never touch the broker.
 public struct ClusterRelay: PublishingBackend {
-    public let hub: Hub<SSEStream>
-    public let nodeID: String
+    let local: LocalNode
+    var hub: Hub<SSEStream> { local.hub }
+    var nodeID: String { local.nodeID }
     let store: RedisEventStore
     let registry: RedisRegistry
     let forwarder: any EventForwarder
     let health: @Sendable () -> [String: Bool]
-    let counters: StreamCounters
-    let startedAt: ContinuousClock.Instant = .now
 
     init(
         hub: Hub<SSEStream>, nodeID: String, store: RedisEventStore, registry: RedisRegistry, forwarder: any EventForwarder,
         counters: StreamCounters, health: @escaping @Sendable () -> [String: Bool]
     ) {
-        self.hub = hub
-        self.counters = counters
-        self.nodeID = nodeID
+        self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters)
         self.store = store
         self.registry = registry
         self.forwarder = forwarder
@@ -76,23 +73,15 @@ public struct ClusterRelay: PublishingBackend {
     }
 
     public func connections(of client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<[ConnectionInfo]> {
-        eventLoop.makeSucceededFuture(hub.subscribers(of: client).map(\.info).sorted { $0.sinceMilliseconds < $1.sinceMilliseconds })
+        eventLoop.makeSucceededFuture(local.connections(of: client))
     }
 
     public func kick(_ client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<Int> {
-        let streams = hub.subscribers(of: client)
-        for stream in streams { stream.close(reason: .kicked) }
-        return eventLoop.makeSucceededFuture(streams.count)
+        eventLoop.makeSucceededFuture(local.kick(client))
     }
 
     public func status(on eventLoop: any EventLoop) -> EventLoopFuture<NodeStatus> {
-        let uptime = startedAt.duration(to: .now).components.seconds
-        return eventLoop.makeSucceededFuture(
-            NodeStatus(
-                node: nodeID, mode: "cluster", version: RelayVersion.current, uptimeSeconds: Int(uptime),
-                statistics: hub.statistics, backends: health(), closes: counters.closes
-            )
-        )
+        eventLoop.makeSucceededFuture(local.status(mode: "cluster", backends: health()))
     }
 
     /// Events other nodes forwarded here: straight to the local subscribers.

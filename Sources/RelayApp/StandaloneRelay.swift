@@ -9,16 +9,12 @@ import RelaySSE
 /// on the caller's loop. The cluster mode implements the same protocol with Redis and
 /// RabbitMQ behind it.
 public struct StandaloneRelay: PublishingBackend {
-    public let hub: Hub<SSEStream>
-    public let nodeID: String
-    public let counters: StreamCounters
-    public let startedAt: ContinuousClock.Instant
+    let local: LocalNode
+    var hub: Hub<SSEStream> { local.hub }
+    var nodeID: String { local.nodeID }
 
     public init(hub: Hub<SSEStream>, nodeID: String, counters: StreamCounters) {
-        self.hub = hub
-        self.nodeID = nodeID
-        self.counters = counters
-        self.startedAt = .now
+        self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters)
     }
 
     public func publish(_ publications: [Publication], on eventLoop: any EventLoop) -> EventLoopFuture<[DeliveryReport]> {
@@ -32,28 +28,14 @@ public struct StandaloneRelay: PublishingBackend {
     }
 
     public func connections(of client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<[ConnectionInfo]> {
-        eventLoop.makeSucceededFuture(hub.subscribers(of: client).map(\.info).sorted { $0.sinceMilliseconds < $1.sinceMilliseconds })
+        eventLoop.makeSucceededFuture(local.connections(of: client))
     }
 
     public func kick(_ client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<Int> {
-        let streams = hub.subscribers(of: client)
-        for stream in streams {
-            stream.close(reason: .kicked)
-        }
-        return eventLoop.makeSucceededFuture(streams.count)
+        eventLoop.makeSucceededFuture(local.kick(client))
     }
 
     public func status(on eventLoop: any EventLoop) -> EventLoopFuture<NodeStatus> {
-        let uptime = startedAt.duration(to: .now).components.seconds
-        return eventLoop.makeSucceededFuture(
-            NodeStatus(
-                node: nodeID, mode: "standalone", version: RelayVersion.current, uptimeSeconds: Int(uptime),
-                statistics: hub.statistics, closes: counters.closes
-            )
-        )
+        eventLoop.makeSucceededFuture(local.status(mode: "standalone"))
     }
-}
-
-public enum RelayVersion {
-    public static let current = "0.1.0"
 }
