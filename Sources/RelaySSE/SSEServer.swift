@@ -45,6 +45,7 @@ public final class SSEServer: Service {
         let tick = Self.sweepTick(keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime)
         for loop in loops { loop.start(tick: tick) }
         let streamLoops = loopsByID
+        let environment = StreamEnvironment(configuration: configuration, hub: hub, replaySource: replaySource, counters: counters, logger: logger)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -56,7 +57,7 @@ public final class SSEServer: Service {
                     guard let loop = streamLoops[ObjectIdentifier(channel.eventLoop)] else {
                         preconditionFailure("child channel on an event loop outside the server's group")
                     }
-                    let handler = SSEStreamHandler(configuration: configuration, hub: hub, replaySource: replaySource, counters: counters, loop: loop, logger: logger)
+                    let handler = SSEStreamHandler(environment: environment, loop: loop)
                     // Named so the stream can remove them once its response head is out:
                     // from then on frames go to the socket as they are (the body is
                     // delimited by the connection's close), and a held stream keeps no

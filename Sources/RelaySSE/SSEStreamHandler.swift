@@ -35,15 +35,13 @@ final class SSEStreamHandler: ChannelInboundHandler {
         case closed
     }
 
-    private let configuration: SSEServer.Configuration
-    private let hub: Hub<SSEStream>
-    /// Cluster mode: the shared history. `nil`: the hub's own window (standalone).
-    private let replaySource: (any ReplaySource)?
-    private let counters: StreamCounters
+    private let environment: StreamEnvironment
     private let loop: StreamLoop
-    /// Shared, without per-stream metadata: a held stream should not carry a dictionary.
-    /// Stream logs add `client.id` and `peer` from the stream's info when they are written.
-    private let logger: Logger
+    private var configuration: SSEServer.Configuration { environment.configuration }
+    private var hub: Hub<SSEStream> { environment.hub }
+    private var replaySource: (any ReplaySource)? { environment.replaySource }
+    private var counters: StreamCounters { environment.counters }
+    private var logger: Logger { environment.logger }
 
     private var state = State.awaitingHead
     private var context: ChannelHandlerContext!
@@ -70,16 +68,9 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var openedAt = NIODeadline.now()
     private var eventsSent = 0
 
-    init(
-        configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?,
-        counters: StreamCounters, loop: StreamLoop, logger: Logger
-    ) {
-        self.configuration = configuration
-        self.hub = hub
-        self.replaySource = replaySource
-        self.counters = counters
+    init(environment: StreamEnvironment, loop: StreamLoop) {
+        self.environment = environment
         self.loop = loop
-        self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

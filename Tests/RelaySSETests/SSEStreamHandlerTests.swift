@@ -19,7 +19,10 @@ import Testing
         let streamLoop = StreamLoop(eventLoop: loop)
         let channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(
-            SSEStreamHandler(configuration: configuration, hub: hub, replaySource: nil, counters: counters, loop: streamLoop, logger: Logger(label: "test"))
+            SSEStreamHandler(
+                environment: StreamEnvironment(configuration: configuration, hub: hub, replaySource: nil, counters: counters, logger: Logger(label: "test")),
+                loop: streamLoop
+            )
         )
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4242)).wait()
         return channel

@@ -1,0 +1,22 @@
+import Logging
+import RelayCore
+
+/// What every stream of a server shares. One reference per stream instead of a copy of
+/// each field: a held stream should cost as little memory as possible.
+final class StreamEnvironment: Sendable {
+    let configuration: SSEServer.Configuration
+    let hub: Hub<SSEStream>
+    /// Cluster mode: the shared history. `nil`: the hub's own window (standalone).
+    let replaySource: (any ReplaySource)?
+    let counters: StreamCounters
+    /// Without per-stream metadata: stream logs add `client.id` and `peer` when written.
+    let logger: Logger
+
+    init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, logger: Logger) {
+        self.configuration = configuration
+        self.hub = hub
+        self.replaySource = replaySource
+        self.counters = counters
+        self.logger = logger
+    }
+}
