@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import RelayCore
-import Synchronization
 
 /// The thread behind ``AMQPConsumer``: owns the consuming connection, declares this node's
 /// queue, decodes deliveries and acknowledges them once the async handler is done.
@@ -18,173 +17,119 @@ final class ConsumerWorker: Sendable {
         let events: [ForwardedEvent]
     }
 
-    private struct Shared {
-        var link = LinkState.idle
-        var stopRequested = false
+    private struct State {
         var generation: UInt64 = 0
         /// The highest handled tag of the current generation not yet acknowledged; 0 = none.
         /// Handling is in delivery order, so one `multiple` ack covers everything below it.
         var acknowledgeUpTo: UInt64 = 0
-        var exitWaiters: [CheckedContinuation<Void, Never>] = []
         var deliveriesClaimed = false
     }
 
-    private enum Ending {
-        case stopped
-        case lost(AMQPError)
-    }
+    private typealias Ending = WorkerLifecycle<State>.Ending
 
     private let deliveries: AsyncStream<Delivery>
     private let deliveryInput: AsyncStream<Delivery>.Continuation
-    private let shared = Mutex(Shared())
-    private let wakeup: WakeupPipe
-    private let connector: BrokerConnector
+    private let lifecycle: WorkerLifecycle<State>
     private let topology: AMQPTopology
     private let nodeID: String
     private let prefetch: Int
-    private let idleTick: Duration
-    private let reconnectDelay: Duration
-    private let maxReconnectDelay: Duration
     private let logger: Logger
 
     init(configuration: AMQPConfiguration, logger: Logger) throws(AMQPError) {
-        try configuration.validate()
-        wakeup = try WakeupPipe()
-        connector = BrokerConnector(
-            urls: try configuration.brokerURLs(), heartbeat: configuration.heartbeat, timeout: configuration.connectTimeout)
+        lifecycle = try WorkerLifecycle(role: "consumer", configuration: configuration, state: State(), logger: logger)
         topology = AMQPTopology(configuration)
         nodeID = configuration.nodeID
         prefetch = configuration.prefetch
-        idleTick = ForwarderWorker.idleTick(heartbeat: configuration.heartbeat)
-        reconnectDelay = configuration.reconnectDelay
-        maxReconnectDelay = configuration.maxReconnectDelay
         self.logger = logger
         (deliveries, deliveryInput) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
     }
 
     // MARK: Called from any thread or task
 
-    var link: LinkState { shared.withLock { $0.link } }
+    var link: LinkState { lifecycle.link }
 
     /// An `AsyncStream` serves one iterating task; a second would crash somewhere less clear.
     func claimDeliveries() -> AsyncStream<Delivery> {
-        let claimed = shared.withLock { shared in
-            defer { shared.deliveriesClaimed = true }
-            return shared.deliveriesClaimed
+        let claimed = lifecycle.withLock { shared in
+            defer { shared.state.deliveriesClaimed = true }
+            return shared.state.deliveriesClaimed
         }
         precondition(!claimed, "AMQPConsumer.run() must be called only once")
         return deliveries
     }
 
     func start() {
-        let shouldSpawn = shared.withLock { shared in
-            guard case .idle = shared.link, !shared.stopRequested else { return false }
-            shared.link = .connecting(lastError: nil)
-            return true
-        }
-        guard shouldSpawn else { return }
-        do {
-            try WorkerThread.spawn(name: "amqp-consumer") { self.threadMain() }
-        } catch {
-            logger.error("cannot start the AMQP consumer", metadata: ["error": "\(error)"])
-            finish()
-        }
+        lifecycle.start(finish: finish) { self.threadMain() }
     }
 
     /// Closes the connection without waiting for handlers: the broker requeues what was not
     /// acknowledged, for this node's next run (within the message TTL).
     func stop() {
-        let neverStarted = shared.withLock { shared in
-            shared.stopRequested = true
-            if case .idle = shared.link { return true }
-            return false
-        }
-        if neverStarted { finish() } else { wakeup.signal() }
+        lifecycle.stop(finish: finish)
     }
 
     func waitUntilStopped() async {
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let stopped = shared.withLock { shared in
-                if case .stopped = shared.link { return true }
-                shared.exitWaiters.append(waiter)
-                return false
-            }
-            if stopped { waiter.resume() }
-        }
+        await lifecycle.waitUntilStopped()
     }
 
     /// False once the connection that delivered it is gone: the broker redelivers such a
     /// message on the next connection, so handling this copy too would only duplicate it.
     func isCurrent(_ delivery: Delivery) -> Bool {
-        shared.withLock { shared in
+        lifecycle.withLock { shared in
             guard case .connected = shared.link else { return false }
-            return shared.generation == delivery.generation
+            return shared.state.generation == delivery.generation
         }
     }
 
     /// The handler is done with `delivery`: let the broker send the next one.
     func acknowledge(_ delivery: Delivery) {
-        let wake = shared.withLock { shared in
-            guard shared.generation == delivery.generation, delivery.tag > shared.acknowledgeUpTo else { return false }
-            let wasIdle = shared.acknowledgeUpTo == 0
-            shared.acknowledgeUpTo = delivery.tag
+        let wake = lifecycle.withLock { shared in
+            guard shared.state.generation == delivery.generation, delivery.tag > shared.state.acknowledgeUpTo else {
+                return false
+            }
+            let wasIdle = shared.state.acknowledgeUpTo == 0
+            shared.state.acknowledgeUpTo = delivery.tag
             return wasIdle
         }
-        if wake { wakeup.signal() }
+        if wake { lifecycle.wakeup.signal() }
     }
 
     // MARK: The worker thread
 
-    private var stopRequested: Bool { shared.withLock { $0.stopRequested } }
-
     private func threadMain() {
-        var backoff = Backoff(initial: reconnectDelay, maximum: maxReconnectDelay)
-        var reporter = OutageReporter(logger: logger, role: "consumer")
         let queue = topology.queue(for: nodeID)
-        while !stopRequested {
-            // Declared again on every connect: a broker restart (or a failover to another
-            // cluster node) loses a non-durable queue, and redeclaring is idempotent.
-            let round = connector.connect(shouldContinue: { !self.stopRequested }) { connection throws(AMQPError) in
-                try connection.declareExchange(topology.exchange)
-                try connection.declareQueue(queue, expires: topology.queueExpires, messageTTL: topology.messageTTL)
-                try connection.bindQueue(queue, exchange: topology.exchange, routingKey: topology.routingKey(for: nodeID))
-                try connection.setPrefetch(prefetch)
-                try connection.consume(queue: queue)
-            }
-            guard let connection = round.connection else {
-                let delay = backoff.next()
-                let summary = round.failures.map(\.message).joined(separator: "; ")
-                shared.withLock { $0.link = .connecting(lastError: summary) }
-                if !round.failures.isEmpty { reporter.roundFailed(round.failures, retryIn: delay) }
-                sleep(for: delay)
-                continue
-            }
-            backoff.reset()
-            let generation = shared.withLock { shared in
-                shared.link = .connected(connection.url)
-                shared.generation += 1
-                shared.acknowledgeUpTo = 0
-                return shared.generation
-            }
-            reporter.connected(to: connection.url)
-
-            switch serve(connection, generation: generation) {
+        // Declared again on every connect: a broker restart (or a failover to another
+        // cluster node) loses a non-durable queue, and redeclaring is idempotent.
+        lifecycle.runConnections { connection throws(AMQPError) in
+            try connection.declareExchange(topology.exchange)
+            try connection.declareQueue(queue, expires: topology.queueExpires, messageTTL: topology.messageTTL)
+            try connection.bindQueue(queue, exchange: topology.exchange, routingKey: topology.routingKey(for: nodeID))
+            try connection.setPrefetch(prefetch)
+            try connection.consume(queue: queue)
+        } connected: { state in
+            state.generation += 1
+            state.acknowledgeUpTo = 0
+        } serve: { connection in
+            let ending = serve(connection)
+            switch ending {
             case .stopped:
                 connection.close()
             case .lost(let error):
-                shared.withLock { $0.link = .connecting(lastError: error.message) }
-                reporter.lost(connection.url, error: error)
+                lifecycle.withLock { $0.link = .connecting(lastError: error.message) }
             }
+            return ending
         }
         finish()
     }
 
-    private func serve(_ connection: RabbitMQConnection, generation: UInt64) -> Ending {
+    private func serve(_ connection: RabbitMQConnection) -> Ending {
+        // Only this thread changes the generation (in `connected`, above).
+        let generation = lifecycle.withLock { $0.state.generation }
         let socket = connection.socketDescriptor
         while true {
-            let (stopping, acknowledgeUpTo) = shared.withLock { shared in
-                defer { shared.acknowledgeUpTo = 0 }
-                return (shared.stopRequested, shared.acknowledgeUpTo)
+            let (stopping, acknowledgeUpTo) = lifecycle.withLock { shared in
+                defer { shared.state.acknowledgeUpTo = 0 }
+                return (shared.stopRequested, shared.state.acknowledgeUpTo)
             }
             if stopping { return .stopped }
             do {
@@ -194,7 +139,7 @@ final class ConsumerWorker: Sendable {
                 return .lost(error)
             }
             if connection.hasBufferedInput { continue }
-            _ = wakeup.wait(socket: socket, timeout: idleTick)
+            _ = lifecycle.wakeup.wait(socket: socket, timeout: lifecycle.idleTick)
         }
     }
 
@@ -236,24 +181,7 @@ final class ConsumerWorker: Sendable {
         }
     }
 
-    /// Backoff between reconnect rounds; a stop ends it early.
-    private func sleep(for delay: Duration) {
-        let deadline = ContinuousClock.now + delay
-        while !stopRequested {
-            let remaining = deadline - .now
-            guard remaining > .zero else { return }
-            _ = wakeup.wait(socket: nil, timeout: remaining)
-        }
-    }
-
     private func finish() {
-        let waiters = shared.withLock { shared in
-            shared.link = .stopped
-            shared.stopRequested = true
-            defer { shared.exitWaiters = [] }
-            return shared.exitWaiters
-        }
-        deliveryInput.finish()
-        for waiter in waiters { waiter.resume() }
+        lifecycle.finish(taking: { _ in }, release: { deliveryInput.finish() })
     }
 }

@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import RelayCore
-import Synchronization
 
 /// The thread behind ``AMQPForwarder``: owns the publishing connection, reconnects it, and
 /// turns publisher confirms into outcomes for the async callers waiting on them.
@@ -20,90 +19,44 @@ final class ForwarderWorker: Sendable {
         var waiter: Waiter
     }
 
-    private struct Shared {
-        var link = LinkState.idle
+    private struct State {
         var queue: [Request] = []
-        var stopRequested = false
-        var exitWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private enum Ending {
-        case stopped
-        case lost(AMQPError)
-    }
+    private typealias Ending = WorkerLifecycle<State>.Ending
 
     static let contentType = "application/x-sse-relay-batch"
 
-    private let shared = Mutex(Shared())
-    private let wakeup: WakeupPipe
-    private let connector: BrokerConnector
+    private let lifecycle: WorkerLifecycle<State>
     private let topology: AMQPTopology
     private let nodeID: String
     private let confirmTimeout: Duration
-    private let idleTick: Duration
-    private let reconnectDelay: Duration
-    private let maxReconnectDelay: Duration
     private let logger: Logger
 
     init(configuration: AMQPConfiguration, logger: Logger) throws(AMQPError) {
-        try configuration.validate()
-        wakeup = try WakeupPipe()
-        connector = BrokerConnector(
-            urls: try configuration.brokerURLs(), heartbeat: configuration.heartbeat, timeout: configuration.connectTimeout)
+        lifecycle = try WorkerLifecycle(role: "forwarder", configuration: configuration, state: State(), logger: logger)
         topology = AMQPTopology(configuration)
         nodeID = configuration.nodeID
         confirmTimeout = configuration.confirmTimeout
-        idleTick = Self.idleTick(heartbeat: configuration.heartbeat)
-        reconnectDelay = configuration.reconnectDelay
-        maxReconnectDelay = configuration.maxReconnectDelay
         self.logger = logger
-    }
-
-    /// How often an idle worker calls into rabbitmq-c, which sends heartbeats only from
-    /// inside its own calls: a quarter of the interval keeps the broker from ever missing one.
-    static func idleTick(heartbeat: Duration) -> Duration {
-        heartbeat > .zero ? min(max(heartbeat / 4, .milliseconds(100)), .seconds(1)) : .seconds(1)
     }
 
     // MARK: Called from any thread or task
 
-    var link: LinkState { shared.withLock { $0.link } }
+    var link: LinkState { lifecycle.link }
 
     func start() {
-        let shouldSpawn = shared.withLock { shared in
-            guard case .idle = shared.link, !shared.stopRequested else { return false }
-            shared.link = .connecting(lastError: nil)
-            return true
-        }
-        guard shouldSpawn else { return }
-        do {
-            try WorkerThread.spawn(name: "amqp-forwarder") { self.threadMain() }
-        } catch {
-            logger.error("cannot start the AMQP forwarder", metadata: ["error": "\(error)"])
-            finish()
-        }
+        lifecycle.start(finish: finish) { self.threadMain() }
     }
 
     /// Stops accepting requests; the thread publishes what it already accepted, waits for
     /// their confirms (at most one confirm timeout), closes the connection and exits.
     func stop() {
-        let neverStarted = shared.withLock { shared in
-            shared.stopRequested = true
-            if case .idle = shared.link { return true }
-            return false
-        }
-        if neverStarted { finish() } else { wakeup.signal() }
+        lifecycle.stop(finish: finish)
     }
 
     func waitUntilStopped() async {
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let stopped = shared.withLock { shared in
-                if case .stopped = shared.link { return true }
-                shared.exitWaiters.append(waiter)
-                return false
-            }
-            if stopped { waiter.resume() }
-        }
+        await lifecycle.waitUntilStopped()
     }
 
     /// Queues one message; resolves when the broker confirmed, returned or rejected it, or
@@ -112,66 +65,49 @@ final class ForwarderWorker: Sendable {
     func publish(body: ByteBuffer, routingKey: String, messageID: String) async -> ForwardOutcome {
         await withCheckedContinuation { (waiter: Waiter) in
             let request = Request(routingKey: routingKey, messageID: messageID, body: body, waiter: waiter)
-            let (refusal, wake): (ForwardOutcome?, Bool) = shared.withLock { shared in
+            let (refusal, wake): (ForwardOutcome?, Bool) = lifecycle.withLock { shared in
                 guard case .connected = shared.link, !shared.stopRequested else {
                     return (.unavailable(shared.link.unavailableReason(role: "forwarder")), false)
                 }
-                shared.queue.append(request)
+                shared.state.queue.append(request)
                 // The thread takes the whole queue at once: only the first request after
                 // that needs to wake it, later ones ride along.
-                return (nil, shared.queue.count == 1)
+                return (nil, shared.state.queue.count == 1)
             }
             if let refusal {
                 waiter.resume(returning: refusal)
             } else if wake {
-                wakeup.signal()
+                lifecycle.wakeup.signal()
             }
         }
     }
 
     // MARK: The worker thread
 
-    private var stopRequested: Bool { shared.withLock { $0.stopRequested } }
-
     private func threadMain() {
-        var backoff = Backoff(initial: reconnectDelay, maximum: maxReconnectDelay)
-        var reporter = OutageReporter(logger: logger, role: "forwarder")
-        while !stopRequested {
-            let round = connector.connect(shouldContinue: { !self.stopRequested }) { connection throws(AMQPError) in
-                // The exchange only: declaring other nodes' queues here would hide a gone
-                // node (no `.noRoute`) and keep its queue from ever expiring.
-                try connection.declareExchange(topology.exchange)
-                try connection.selectConfirms()
-            }
-            guard let connection = round.connection else {
-                let delay = backoff.next()
-                let summary = round.failures.map(\.message).joined(separator: "; ")
-                shared.withLock { $0.link = .connecting(lastError: summary) }
-                if !round.failures.isEmpty { reporter.roundFailed(round.failures, retryIn: delay) }
-                sleep(for: delay)
-                continue
-            }
-            backoff.reset()
-            shared.withLock { $0.link = .connected(connection.url) }
-            reporter.connected(to: connection.url)
-
+        lifecycle.runConnections { connection throws(AMQPError) in
+            // The exchange only: declaring other nodes' queues here would hide a gone
+            // node (no `.noRoute`) and keep its queue from ever expiring.
+            try connection.declareExchange(topology.exchange)
+            try connection.selectConfirms()
+        } serve: { connection in
             let ending = serve(connection)
 
             let lostError: AMQPError? = if case .lost(let error) = ending { error } else { nil }
-            let unsent = shared.withLock { shared in
+            let unsent = lifecycle.withLock { shared in
                 // Refuse new requests before failing the queued ones, under the same lock,
                 // so no request slips in between and waits for a connection that is gone.
                 shared.link = .connecting(lastError: lostError?.message)
-                defer { shared.queue = [] }
-                return shared.queue
+                defer { shared.state.queue = [] }
+                return shared.state.queue
             }
             if let lostError {
                 fail(unsent, with: .unavailable("the connection to RabbitMQ was lost: \(lostError.message)"))
-                reporter.lost(connection.url, error: lostError)
             } else {
                 connection.close()
                 fail(unsent, with: .unavailable("the AMQP forwarder is shut down"))
             }
+            return ending
         }
         finish()
     }
@@ -190,9 +126,9 @@ final class ForwarderWorker: Sendable {
         }
 
         while true {
-            let (requests, stopping) = shared.withLock { shared in
-                defer { shared.queue = [] }
-                return (shared.queue, shared.stopRequested)
+            let (requests, stopping) = lifecycle.withLock { shared in
+                defer { shared.state.queue = [] }
+                return (shared.state.queue, shared.stopRequested)
             }
             for (index, request) in requests.enumerated() {
                 let message = RabbitMQConnection.Message(
@@ -230,10 +166,10 @@ final class ForwarderWorker: Sendable {
             }
 
             if connection.hasBufferedInput { continue }
-            var timeout = idleTick
+            var timeout = lifecycle.idleTick
             if let deadline = tracker.nextDeadline { timeout = min(timeout, deadline - now) }
             if let stopDeadline { timeout = min(timeout, stopDeadline - now) }
-            _ = wakeup.wait(socket: socket, timeout: timeout)
+            _ = lifecycle.wakeup.wait(socket: socket, timeout: timeout)
         }
     }
 
@@ -276,29 +212,14 @@ final class ForwarderWorker: Sendable {
         for request in requests { request.waiter.resume(returning: outcome) }
     }
 
-    /// Backoff between reconnect rounds; a stop ends it early.
-    private func sleep(for delay: Duration) {
-        let deadline = ContinuousClock.now + delay
-        while !stopRequested {
-            let remaining = deadline - .now
-            guard remaining > .zero else { return }
-            _ = wakeup.wait(socket: nil, timeout: remaining)
-        }
-    }
-
-    /// The thread's last act (or `stop()`'s, when it never started): refuse what is left and
-    /// release everyone waiting for the end.
+    /// The thread's last act (or `stop()`'s, when it never started): refuse what is left,
+    /// then release everyone waiting for the end.
     private func finish() {
-        let (unsent, waiters) = shared.withLock { shared in
-            shared.link = .stopped
-            shared.stopRequested = true
-            defer {
-                shared.queue = []
-                shared.exitWaiters = []
-            }
-            return (shared.queue, shared.exitWaiters)
+        lifecycle.finish { state in
+            defer { state.queue = [] }
+            return state.queue
+        } release: { unsent in
+            fail(unsent, with: .unavailable("the AMQP forwarder is shut down"))
         }
-        fail(unsent, with: .unavailable("the AMQP forwarder is shut down"))
-        for waiter in waiters { waiter.resume() }
     }
 }
