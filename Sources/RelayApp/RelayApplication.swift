@@ -81,7 +81,7 @@ public struct RelayApplication {
         }
         let backends = ClusterBackends(redis: redis, registry: registry, forwarder: forwarder, consumer: consumer, logger: logger)
         do {
-            try await backends.waitUntilConnected(timeout: .seconds(30), redisEndpoint: cluster.redis.endpointDescription, amqpURLs: cluster.amqpURLs)
+            try await backends.waitUntilConnected(timeout: cluster.startupTimeout, redisEndpoint: cluster.redis.endpointDescription, amqpURLs: cluster.amqpURLs)
             try await registry.announce(hub)
         } catch {
             await backends.shutdown()

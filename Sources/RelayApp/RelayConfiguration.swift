@@ -26,6 +26,7 @@ public struct RelayConfiguration: Sendable {
         public var advertise: String
         public var heartbeat: Duration
         public var ttl: Duration
+        public var startupTimeout: Duration
     }
 
     /// Every key the relay reads, with its default, in the order the example file lists them.
@@ -57,6 +58,7 @@ public struct RelayConfiguration: Sendable {
         ("cluster.advertise", "<listen>", "host:port of this node's subscriber port, as the registry shows it."),
         ("cluster.heartbeat", "5s", "How often this node refreshes its registry entries."),
         ("cluster.ttl", "15s", "How long registry entries live without a heartbeat."),
+        ("cluster.startup-timeout", "30s", "How long start-up waits for Redis and RabbitMQ before giving up with the reason."),
     ]
 
     /// `stream.keep-alive` → `SSE_RELAY_STREAM_KEEP_ALIVE`.
@@ -188,7 +190,8 @@ public struct RelayConfiguration: Sendable {
             amqpExchange: values.raw("amqp.exchange").flatMap { $0.isEmpty ? nil : $0 } ?? "sse-relay",
             advertise: advertise,
             heartbeat: try values.duration("cluster.heartbeat", default: "5s", minimum: .milliseconds(100)),
-            ttl: try values.duration("cluster.ttl", default: "15s", minimum: .milliseconds(300))
+            ttl: try values.duration("cluster.ttl", default: "15s", minimum: .milliseconds(300)),
+            startupTimeout: try values.duration("cluster.startup-timeout", default: "30s", minimum: .milliseconds(100))
         )
     }
 

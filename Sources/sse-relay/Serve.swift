@@ -63,6 +63,8 @@ struct Serve: AsyncParsableCommand {
     var heartbeat: String?
     @Option(help: "Registry entry lifetime without heartbeat (default 15s).")
     var registryTtl: String?
+    @Option(help: "How long start-up waits for Redis and RabbitMQ (default 30s).")
+    var startupTimeout: String?
 
     func run() async throws {
         let flags: [String: String?] = [
@@ -74,7 +76,7 @@ struct Serve: AsyncParsableCommand {
             "cors.allow-origin": allowOrigin, "log.level": logLevel,
             "redis.url": redis, "redis.sentinels": redisSentinels, "redis.master-name": redisMasterName,
             "redis.key-prefix": redisKeyPrefix, "amqp.url": amqp, "cluster.advertise": advertise,
-            "cluster.heartbeat": heartbeat, "cluster.ttl": registryTtl,
+            "cluster.heartbeat": heartbeat, "cluster.ttl": registryTtl, "cluster.startup-timeout": startupTimeout,
         ]
         let environment = ProcessInfo.processInfo.environment
         let configuration: RelayConfiguration

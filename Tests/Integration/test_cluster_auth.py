@@ -54,8 +54,9 @@ def test_acl_user_from_url_and_from_a_credentials_file(relay, secured_redis, bro
 
 def test_wrong_password_stops_start_up_with_a_clear_error(relay, secured_redis, broker):
     r = relay("--redis", f"redis://relay:wrong-pw@127.0.0.1:{secured_redis}/0", "--amqp", broker.url,
-              node_id="nope", wait_ready=False)
-    code = r.wait_exit(60)
+              "--startup-timeout", "2s", node_id="nope", wait_ready=False)
+    code = r.wait_exit(20)
     assert code != 0
     err = r.stderr_text()
     assert "Redis" in err and "wrong-pw" not in err, err[-2000:]
+    assert "WRONGPASS" in err or "refused the login" in err, "the reason is given"
