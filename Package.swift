@@ -80,11 +80,20 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "RelaySystemd",
+            dependencies: [
+                "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Wiring
         .target(
             name: "RelayApp",
             dependencies: [
-                "RelayCore", "RelaySSE", "RelayPublishing", "RelayRedis", "RelayAMQP",
+                "RelayCore", "RelaySSE", "RelayPublishing", "RelayRedis", "RelayAMQP", "RelaySystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -126,6 +135,7 @@ let package = Package(
         // Integration tiers: need the private redis-server / rabbitmq-server that Tests/run starts.
         .testTarget(name: "RelayRedisTests", dependencies: ["RelayRedis", "RelayCore"]),
         .testTarget(name: "RelayAMQPTests", dependencies: ["RelayAMQP", "RelayCore"]),
+        .testTarget(name: "RelaySystemdTests", dependencies: ["RelaySystemd", .product(name: "Logging", package: "swift-log")]),
         // Proves the C libraries the cluster and systemd adapters need are installed and link.
         .testTarget(name: "SystemLibraryTests", dependencies: ["CHiredis", "CRabbitMQ", "CSystemd"]),
     ],

@@ -1,0 +1,1 @@
+// systemd integration: notify, watchdog, socket activation, journald.
