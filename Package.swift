@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "sse-relay",
             dependencies: [
-                "RelayApp",
+                "RelayApp", "RelaySystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -57,6 +57,10 @@ public final class AMQPConsumer: Sendable {
     /// True while consuming: queue declared and bound, consumer registered.
     public var isConnected: Bool { worker.link.url != nil }
 
+    /// Advances at least once a second while the worker thread is alive and not stuck (a
+    /// watchdog's evidence of progress).
+    public var progress: UInt64 { worker.progress }
+
     /// The broker in use (password masked), or nil while disconnected.
     public var connectedBroker: String? { worker.link.url?.description }
 }

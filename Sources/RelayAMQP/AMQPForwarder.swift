@@ -53,6 +53,10 @@ public final class AMQPForwarder: EventForwarder, Sendable {
     /// True while a broker connection is up and its topology declared.
     public var isConnected: Bool { worker.link.url != nil }
 
+    /// Advances at least once a second while the worker thread is alive and not stuck (a
+    /// watchdog's evidence of progress).
+    public var progress: UInt64 { worker.progress }
+
     /// The broker in use (password masked), or nil while disconnected.
     public var connectedBroker: String? { worker.link.url?.description }
 

@@ -7,6 +7,7 @@ import RelayCore
 import RelayPublishing
 import RelayRedis
 import RelaySSE
+import RelaySystemd
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -19,10 +20,20 @@ import UnixSignals
 public struct RelayApplication {
     public let configuration: RelayConfiguration
     private let logger: Logger
+    /// The log level every handler reads, so a reload can change it.
+    private let logLevel: LogLevelSource?
+    /// Reads the configuration again from the same sources (for SIGHUP).
+    private let reloadConfiguration: @Sendable () async throws -> RelayConfiguration
+    private let notifier = SystemdNotifier.fromEnvironment()
 
-    public init(configuration: RelayConfiguration, logger: Logger) {
+    public init(
+        configuration: RelayConfiguration, logger: Logger, logLevel: LogLevelSource? = nil,
+        reloadConfiguration: @escaping @Sendable () async throws -> RelayConfiguration
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.logLevel = logLevel
+        self.reloadConfiguration = reloadConfiguration
     }
 
     /// - Parameter onReady: called once both listeners accept (and, in cluster mode, the
@@ -40,10 +51,16 @@ public struct RelayApplication {
         let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch)
         let counters = StreamCounters()
         let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters)
-        let (sseServer, publishServer) = try await bindListeners(hub: hub, replaySource: nil, counters: counters, backend: backend)
+        let (sseServer, publishServer) = try await bindListeners(
+            hub: hub, replaySource: nil, counters: counters, backend: backend, beforeDrain: {}
+        )
+        let supervision = makeSupervision(probes: [], sseServer: sseServer, publishServer: publishServer, hub: hub) {
+            "standalone, \(hub.statistics.connections) connections"
+        }
         logStarted(sseServer, mode: "standalone")
+        supervision.ready()
         onReady(sseServer.localAddress)
-        try await runServices([sseServer, publishServer])
+        try await runServices([supervision, sseServer, publishServer])
     }
 
     private func runCluster(_ cluster: RelayConfiguration.Cluster, onReady: @Sendable (SocketAddress) -> Void) async throws {
@@ -94,25 +111,107 @@ public struct RelayApplication {
         )
         let listeners: (SSEServer, PublishServer)
         do {
-            listeners = try await bindListeners(hub: hub, replaySource: store, counters: counters, backend: backend)
+            listeners = try await bindListeners(hub: hub, replaySource: store, counters: counters, backend: backend) {
+                // Draining: other nodes must stop routing here while browsers move away.
+                await registry.leave()
+            }
         } catch {
             await backends.shutdown()
             throw error
         }
+        let probes = [
+            Supervision.Probe(name: "redis") { redis.progress },
+            Supervision.Probe(name: "amqp-forwarder") { forwarder.progress },
+            Supervision.Probe(name: "amqp-consumer") { consumer.progress },
+        ]
+        let supervision = makeSupervision(probes: probes, sseServer: listeners.0, publishServer: listeners.1, hub: nil) {
+            let degraded = [("redis", redis.isConnected), ("amqp", forwarder.isConnected && consumer.isConnected)]
+                .filter { !$0.1 }.map { "\($0.0) down" }
+            return "cluster node \(nodeID), \(hub.statistics.connections) connections"
+                + (degraded.isEmpty ? "" : ", degraded: " + degraded.joined(separator: ", "))
+        }
         logStarted(listeners.0, mode: "cluster")
+        supervision.ready()
         onReady(listeners.0.localAddress)
-        try await runServices([backends, listeners.0, listeners.1])
+        try await runServices([supervision, backends, listeners.0, listeners.1])
     }
 
+    private func makeSupervision(
+        probes: [Supervision.Probe], sseServer: SSEServer, publishServer: PublishServer, hub: Hub<SSEStream>?,
+        status: @escaping @Sendable () -> String
+    ) -> Supervision {
+        let running = configuration
+        let logLevel = self.logLevel
+        let reloadConfiguration = self.reloadConfiguration
+        let logger = self.logger
+        return Supervision(
+            notifier: notifier, loops: Array(MultiThreadedEventLoopGroup.singleton.makeIterator()), probes: probes,
+            logger: logger, status: status
+        ) {
+            let fresh: RelayConfiguration
+            do {
+                fresh = try await reloadConfiguration()
+            } catch {
+                return "\(error)"
+            }
+            for (key, changed) in Self.restartOnlyChanges(from: running, to: fresh) where changed {
+                logger.warning("this setting changes only with a restart; keeping the running value", metadata: ["key": "\(key)"])
+            }
+            logLevel?.level = fresh.logLevel
+            var sse = fresh.sse
+            sse.host = running.sse.host
+            sse.port = running.sse.port
+            sse.nodeID = running.sse.nodeID
+            sseServer.reconfigure(sse)
+            var publish = fresh.publish
+            publish.socketPath = running.publish.socketPath
+            publish.socketMode = running.publish.socketMode
+            publishServer.reconfigure(publish)
+            hub?.reconfigure(history: fresh.history)
+            return nil
+        }
+    }
+
+    /// Settings a reload cannot apply to a running process.
+    static func restartOnlyChanges(from running: RelayConfiguration, to fresh: RelayConfiguration) -> [(String, Bool)] {
+        [
+            ("listen", running.sse.host != fresh.sse.host || running.sse.port != fresh.sse.port),
+            ("node-id", running.nodeID != fresh.nodeID),
+            ("publish.socket", running.publish.socketPath != fresh.publish.socketPath),
+            ("publish.socket-mode", running.publish.socketMode != fresh.publish.socketMode),
+            ("log.format", running.logFormat != fresh.logFormat),
+            ("redis/amqp", (running.cluster == nil) != (fresh.cluster == nil)),
+        ]
+    }
+
+    /// Binds both listeners, or adopts the sockets systemd passed (socket activation, by
+    /// `FileDescriptorName=` `http` and `publish`).
     private func bindListeners(
-        hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, backend: any PublishingBackend
+        hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, backend: any PublishingBackend,
+        beforeDrain: @escaping @Sendable () async -> Void
     ) async throws -> (SSEServer, PublishServer) {
         let group = MultiThreadedEventLoopGroup.singleton
+        let activated = SocketActivation.listeners()
+        if !activated.isEmpty {
+            logger.info("adopting sockets from systemd", metadata: ["sockets": "\(activated.keys.sorted().joined(separator: ","))"])
+        }
+        let notifier = self.notifier
+        let drainPeriod = configuration.drainPeriod
         let sseServer = try await SSEServer.bind(
-            configuration: configuration.sse, hub: hub, replaySource: replaySource, counters: counters, group: group, logger: logger
+            configuration: configuration.sse, hub: hub, replaySource: replaySource, counters: counters,
+            adoptedSocket: activated["http"],
+            beforeDrain: {
+                _ = notifier?.stopping(status: "draining")
+                // The drain may outlast the unit's stop timeout: ask for what it needs.
+                _ = notifier?.extendTimeout(drainPeriod + .seconds(15))
+                await beforeDrain()
+            },
+            group: group, logger: logger
         )
         do {
-            let publishServer = try await PublishServer.bind(configuration: configuration.publish, backend: backend, group: group, logger: logger)
+            let publishServer = try await PublishServer.bind(
+                configuration: configuration.publish, backend: backend, adoptedSocket: activated["publish"], group: group, logger: logger
+            )
             return (sseServer, publishServer)
         } catch {
             try? await sseServer.closeAllStreams(reason: .shutdown)

@@ -13,6 +13,11 @@ public struct RelayConfiguration: Sendable {
     public var publish: PublishServer.Configuration
     public var history: ReplayWindow.Configuration
     public var logLevel: Logger.Level
+    /// `auto` (journald when stderr is the journal), `journald` or `text`.
+    public var logFormat: String
+    /// On SIGTERM, streams are closed spread over this period so reconnects do not stampede
+    /// the other nodes.
+    public var drainPeriod: Duration
     /// Set when both Redis and RabbitMQ are configured; `nil` runs standalone.
     public var cluster: Cluster?
 
@@ -47,6 +52,8 @@ public struct RelayConfiguration: Sendable {
         ("events.max-size", "64KiB", "Largest event (data plus name) accepted."),
         ("cors.allow-origin", "", "Access-Control-Allow-Origin for streams (empty: none)."),
         ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
+        ("log.format", "auto", "auto (journald when stderr is the journal), journald or text."),
+        ("drain.period", "10s", "On SIGTERM, streams are closed spread over this period (browsers reconnect elsewhere)."),
         ("redis.url", "", "Cluster mode: redis://[user[:password]@]host[:port][/db]."),
         ("redis.sentinels", "", "Cluster mode through Sentinel: host:port[,host:port...] (instead of the URL's host)."),
         ("redis.master-name", "", "The Sentinel master name."),
@@ -144,6 +151,11 @@ public struct RelayConfiguration: Sendable {
         logLevel = try values.value("log.level", default: "info", { Logger.Level(rawValue: $0.lowercased()) }) {
             "must be one of trace, debug, info, notice, warning, error, critical"
         }
+        logFormat = try values.value("log.format", default: "auto", { ["auto", "journald", "text"].contains($0.lowercased()) ? $0.lowercased() : nil }) {
+            "must be auto, journald or text"
+        }
+        drainPeriod = try values.duration("drain.period", default: "10s", minimum: .zero)
+        sse.drainPeriod = drainPeriod
         cluster = try Self.cluster(values, listen: listen, environment: values.environment)
     }
 

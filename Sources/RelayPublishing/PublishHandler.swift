@@ -20,9 +20,11 @@ final class PublishHandler: ChannelInboundHandler {
         case discarding
     }
 
-    private let configuration: PublishServer.Configuration
+    private let live: Live<PublishServer.Configuration>
+    private var configuration: PublishServer.Configuration { live.value }
     private let backend: any PublishingBackend
-    private let logger: Logger
+    /// Carries the publisher's pid and uid (from the socket's peer credentials) once known.
+    private var logger: Logger
     private var state = State.idle
     /// Reused for every body on this connection: creating a decoder costs more than many a
     /// small event.
@@ -31,10 +33,24 @@ final class PublishHandler: ChannelInboundHandler {
     /// a pipelining publisher gets many answers per write.
     private var flushScheduled = false
 
-    init(configuration: PublishServer.Configuration, backend: any PublishingBackend, logger: Logger) {
-        self.configuration = configuration
+    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, logger: Logger) {
+        self.live = configuration
         self.backend = backend
         self.logger = logger
+    }
+
+    /// Who is publishing: the kernel's answer for the peer of a Unix socket (SO_PEERCRED),
+    /// for the logs (and, later, publisher access rules).
+    func channelActive(context: ChannelHandlerContext) {
+        if let provider = context.channel as? any SocketOptionProvider {
+            let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(SOL_SOCKET), name: PeerCredentials.option)
+            future.assumeIsolated().whenSuccess { credentials in
+                self.logger[metadataKey: "publisher.pid"] = "\(credentials.pid)"
+                self.logger[metadataKey: "publisher.uid"] = "\(credentials.uid)"
+            }
+        }
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -299,6 +315,16 @@ extension PublishHandler {
 
 @available(*, unavailable)
 extension PublishHandler: Sendable {}
+
+/// Linux's `struct ucred` (pid, uid, gid), which Swift's Glibc module does not export.
+struct PeerCredentials: Sendable {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+
+    /// `SO_PEERCRED` on Linux.
+    static let option = SocketOptionName(17)
+}
 
 /// The body formats the publish API understands, from `Content-Type`.
 enum MediaType {

@@ -12,12 +12,17 @@ import ServiceLifecycle
 /// network path reaches it.
 public final class PublishServer: Service {
     public let configuration: Configuration
+    /// Limits that a reload can change (event and body sizes); the socket itself needs a
+    /// restart.
+    private let live: Live<Configuration>
     private let listener: any Channel
-    private let socketFile: UnixSocketFile
+    /// `nil` when systemd owns the socket file (socket activation).
+    private let socketFile: UnixSocketFile?
     private let logger: Logger
 
-    private init(configuration: Configuration, listener: any Channel, socketFile: UnixSocketFile, logger: Logger) {
+    private init(configuration: Configuration, live: Live<Configuration>, listener: any Channel, socketFile: UnixSocketFile?, logger: Logger) {
         self.configuration = configuration
+        self.live = live
         self.listener = listener
         self.socketFile = socketFile
         self.logger = logger
@@ -27,29 +32,40 @@ public final class PublishServer: Service {
     public static func bind(
         configuration: Configuration,
         backend: any PublishingBackend,
+        adoptedSocket: CInt? = nil,
         group: any EventLoopGroup,
         logger: Logger
     ) async throws -> PublishServer {
-        let socketFile = UnixSocketFile(path: configuration.socketPath)
-        try await socketFile.prepare(group: group)
+        let live = Live(configuration)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: configuration, backend: backend, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, logger: logger))
                 }
             }
+        if let adoptedSocket {
+            // systemd created the file with its own mode and group (the socket unit).
+            let listener = try await bootstrap.withBoundSocket(adoptedSocket).get()
+            return PublishServer(configuration: configuration, live: live, listener: listener, socketFile: nil, logger: logger)
+        }
+        let socketFile = UnixSocketFile(path: configuration.socketPath)
+        try await socketFile.prepare(group: group)
         let listener = try await socketFile.bind(mode: configuration.socketMode) { path in
             try await bootstrap.bind(unixDomainSocketPath: path).get()
         }
-        return PublishServer(configuration: configuration, listener: listener, socketFile: socketFile, logger: logger)
+        return PublishServer(configuration: configuration, live: live, listener: listener, socketFile: socketFile, logger: logger)
+    }
+
+    public func reconfigure(_ configuration: Configuration) {
+        live.replace(with: configuration)
     }
 
     public func run() async throws {
         try? await gracefulShutdown()
         try? await listener.close()
-        socketFile.remove()
+        socketFile?.remove()
         logger.info("publish socket closed", metadata: ["socket.path": "\(configuration.socketPath)"])
     }
 }

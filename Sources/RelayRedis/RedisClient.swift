@@ -27,6 +27,7 @@ public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let logger: Logger
     private let state = Mutex(State())
+    private let wakeups = Atomic<UInt64>(0)
     private let wakeup = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
     /// Runs on the worker thread after every (re)connection, e.g. to re-register.
@@ -39,6 +40,10 @@ public final class RedisClient: Sendable {
     }
 
     public var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Advances each time the worker thread wakes up (at least once a second while it is not
+    /// stuck): a watchdog's evidence of progress.
+    public var progress: UInt64 { wakeups.load(ordering: .relaxed) }
 
     /// Why the client is not connected (for start-up errors and status), or `nil`.
     public var lastError: String? { state.withLock { $0.connected ? nil : $0.lastError } }
@@ -106,10 +111,12 @@ public final class RedisClient: Sendable {
                     if wasConnected { logger.warning("Redis unreachable", metadata: ["error": "\(error)"]) }
                     _ = wakeup.wait(timeout: .now() + .milliseconds(Int(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)))
                     backoff = min(backoff * 2, .seconds(5))
+                    wakeups.add(1, ordering: .relaxed)
                     continue
                 }
             }
             _ = wakeup.wait(timeout: .now() + .seconds(1))
+            wakeups.add(1, ordering: .relaxed)
             let batch = state.withLock { state in
                 defer { state.pending = [] }
                 return state.pending

@@ -58,6 +58,8 @@ public final class RedisRegistry: Sendable {
     private let signal: AsyncStream<Void>.Continuation
     private let signals: AsyncStream<Void>
     private let membership = Mutex<(any LocalMembership)?>(nil)
+    /// Set once the node leaves (drain): no heartbeat or flush may announce it again.
+    private let left = Mutex(false)
 
     public init(client: RedisClient, configuration: Configuration, logger: Logger) {
         self.client = client
@@ -127,7 +129,7 @@ public final class RedisRegistry: Sendable {
     }
 
     private func flush() async {
-        guard let source = membership.withLock({ $0 }) else { return }
+        guard !left.withLock({ $0 }), let source = membership.withLock({ $0 }) else { return }
         let keys = pending.withLock { pending in
             defer { pending.removeAll() }
             return pending
@@ -159,7 +161,7 @@ public final class RedisRegistry: Sendable {
 
     /// Refreshes the node entry and every entry this node holds.
     private func heartbeat() async throws {
-        guard let source = membership.withLock({ $0 }) else { return }
+        guard !left.withLock({ $0 }), let source = membership.withLock({ $0 }) else { return }
         let nodeKey = prefix + "node:" + configuration.nodeID
         let (clients, topics) = source.membership
         _ = try await client.send([
@@ -184,6 +186,13 @@ public final class RedisRegistry: Sendable {
             _ = try await client.send(commands)
             start += 1000
         }
+    }
+
+    /// Leaves the cluster for good (drain): removes the node and its entries and stops
+    /// announcing them, so publishers route to wherever the browsers reconnect.
+    public func leave() async {
+        left.withLock { $0 = true }
+        await deregister()
     }
 
     /// Removes this node and its entries (clean shutdown), so nobody routes here meanwhile.

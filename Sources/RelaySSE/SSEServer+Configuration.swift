@@ -19,6 +19,9 @@ extension SSEServer {
         public var retryMilliseconds: Int
         /// `Access-Control-Allow-Origin` for streams and preflights; `nil` sends none.
         public var allowOrigin: String?
+        /// On shutdown, streams are closed spread over this period, each told to come back
+        /// soon, so that reconnects do not stampede the other nodes.
+        public var drainPeriod: Duration = .seconds(10)
 
         public init(
             host: String = "127.0.0.1",

@@ -17,9 +17,18 @@ public final class SSEServer: Service {
     public let localAddress: SocketAddress
     private let listener: any Channel
     private let loops: [StreamLoop]
+    private let environment: StreamEnvironment
     private let logger: Logger
+    /// Runs when shutdown begins, before streams are drained (cluster mode: leave the
+    /// registry, so publishers stop routing here while browsers move away).
+    private let beforeDrain: @Sendable () async -> Void
 
-    private init(configuration: Configuration, localAddress: SocketAddress, listener: any Channel, loops: [StreamLoop], logger: Logger) {
+    private init(
+        configuration: Configuration, localAddress: SocketAddress, listener: any Channel, loops: [StreamLoop],
+        environment: StreamEnvironment, beforeDrain: @escaping @Sendable () async -> Void, logger: Logger
+    ) {
+        self.environment = environment
+        self.beforeDrain = beforeDrain
         self.configuration = configuration
         self.localAddress = localAddress
         self.listener = listener
@@ -32,6 +41,8 @@ public final class SSEServer: Service {
         hub: Hub<SSEStream>,
         replaySource: (any ReplaySource)? = nil,
         counters: StreamCounters = StreamCounters(),
+        adoptedSocket: CInt? = nil,
+        beforeDrain: @escaping @Sendable () async -> Void = {},
         group: any EventLoopGroup,
         logger: Logger
     ) async throws -> SSEServer {
@@ -73,16 +84,44 @@ public final class SSEServer: Service {
                     try operations.addHandler(handler)
                 }
             }
-        let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        // A socket passed by systemd (socket activation) is already bound and listening; its
+        // queue survived the previous process, so a restart loses no connection attempt.
+        let listener: any Channel
+        if let adoptedSocket {
+            listener = try await bootstrap.withBoundSocket(adoptedSocket).get()
+        } else {
+            listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        }
         guard let localAddress = listener.localAddress else {
             throw ChannelError.unknownLocalAddress
         }
-        return SSEServer(configuration: configuration, localAddress: localAddress, listener: listener, loops: loops, logger: logger)
+        return SSEServer(
+            configuration: configuration, localAddress: localAddress, listener: listener, loops: loops,
+            environment: environment, beforeDrain: beforeDrain, logger: logger
+        )
     }
 
+    /// Applies settings that can change live (keep-alive, lifetime, limits, retry, CORS,
+    /// drain period); the address and node id need a restart.
+    public func reconfigure(_ configuration: Configuration) {
+        environment.live.replace(with: configuration)
+    }
+
+    /// The settings in force now.
+    public var currentConfiguration: Configuration { environment.configuration }
+
+    /// Holds the listener until shutdown, then drains: stop accepting, run `beforeDrain`,
+    /// close streams spread over the drain period, each with a short retry hint.
     public func run() async throws {
         try? await gracefulShutdown()
         try? await listener.close()
+        await beforeDrain()
+        let period = environment.configuration.drainPeriod
+        logger.notice("draining streams", metadata: ["drain.seconds": "\(period.components.seconds)"])
+        let drains = loops.map { $0.drain(over: period) }
+        for drain in drains {
+            try? await drain.get()
+        }
         try await closeAllStreams(reason: .shutdown)
     }
 

@@ -361,6 +361,18 @@ final class SSEStreamHandler: ChannelInboundHandler {
         }
     }
 
+    /// Shutdown: a short `retry:` so the browser comes back soon (to another node, through
+    /// the load balancer), then a clean close.
+    func drain(retryMilliseconds: Int) {
+        guard case .streaming = state else { return }
+        if backlog.isEmpty, catchUp == nil, context.channel.isWritable {
+            context.write(NIOAny(SSEEncoder.retryHint(milliseconds: retryMilliseconds)), promise: nil)
+            needsFlush = true
+            flushPending()
+        }
+        finish(reason: .shutdown)
+    }
+
     /// Ends the stream on purpose. Complete frames only were ever written, so the browser
     /// has a valid cursor and resumes from it.
     func finish(reason: CloseReason) {

@@ -4,7 +4,10 @@ import RelayCore
 /// What every stream of a server shares. One reference per stream instead of a copy of
 /// each field: a held stream should cost as little memory as possible.
 final class StreamEnvironment: Sendable {
-    let configuration: SSEServer.Configuration
+    /// Replaced on reload (SIGHUP): keep-alive, lifetime, limits and CORS apply to every
+    /// stream from the next time it reads them.
+    let live: Live<SSEServer.Configuration>
+    var configuration: SSEServer.Configuration { live.value }
     let hub: Hub<SSEStream>
     /// Cluster mode: the shared history. `nil`: the hub's own window (standalone).
     let replaySource: (any ReplaySource)?
@@ -13,7 +16,7 @@ final class StreamEnvironment: Sendable {
     let logger: Logger
 
     init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, logger: Logger) {
-        self.configuration = configuration
+        self.live = Live(configuration)
         self.hub = hub
         self.replaySource = replaySource
         self.counters = counters

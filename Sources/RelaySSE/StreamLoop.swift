@@ -85,6 +85,25 @@ final class StreamLoop: Sendable {
         }
     }
 
+    /// Closes every stream on this loop at random moments within `period`, each after a
+    /// short retry hint; returns once the last one is closed.
+    func drain(over period: Duration) -> EventLoopFuture<Void> {
+        let streams = self.streams
+        let eventLoop = self.eventLoop
+        return eventLoop.flatSubmit {
+            let handlers = Array(streams.value.open.values)
+            let nanoseconds = max(period.nanoseconds, 0)
+            let closes = handlers.map { handler in
+                let handler = NIOLoopBound(handler, eventLoop: eventLoop)
+                let delay = TimeAmount.nanoseconds(nanoseconds == 0 ? 0 : Int64.random(in: 0...nanoseconds))
+                return eventLoop.scheduleTask(in: delay) {
+                    handler.value.drain(retryMilliseconds: Int.random(in: 500...1500))
+                }.futureResult
+            }
+            return EventLoopFuture.andAllComplete(closes, on: eventLoop)
+        }
+    }
+
     /// Stops the sweep and ends every stream on this loop.
     func closeAll(reason: CloseReason) -> EventLoopFuture<Void> {
         let streams = self.streams

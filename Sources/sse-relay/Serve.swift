@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RelayApp
+import RelaySystemd
 
 /// Flags name configuration keys; each is optional so that, when absent, the environment
 /// and then the configuration file decide (a default here would always win).
@@ -47,6 +48,10 @@ struct Serve: AsyncParsableCommand {
     var allowOrigin: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
+    @Option(help: "Log format: auto (journald when stderr is the journal), journald or text (default auto).")
+    var logFormat: String?
+    @Option(help: "On SIGTERM, close streams spread over this period (default 10s).")
+    var drainPeriod: String?
     @Option(help: "Cluster mode: redis://[user[:password]@]host[:port][/db] (needs --amqp too).")
     var redis: String?
     @Option(help: "Cluster mode through Redis Sentinel: host:port[,host:port...] (with --redis-master-name).")
@@ -73,33 +78,38 @@ struct Serve: AsyncParsableCommand {
             "history.size": historySize, "history.age": historyAge, "history.max-bytes": historyMaxBytes,
             "stream.buffer-limit": bufferLimit, "events.max-size": maxEventSize,
             "publish.max-body-size": maxBodySize, "stream.retry": retry,
-            "cors.allow-origin": allowOrigin, "log.level": logLevel,
+            "cors.allow-origin": allowOrigin, "log.level": logLevel, "log.format": logFormat, "drain.period": drainPeriod,
             "redis.url": redis, "redis.sentinels": redisSentinels, "redis.master-name": redisMasterName,
             "redis.key-prefix": redisKeyPrefix, "amqp.url": amqp, "cluster.advertise": advertise,
             "cluster.heartbeat": heartbeat, "cluster.ttl": registryTtl, "cluster.startup-timeout": startupTimeout,
         ]
         let environment = ProcessInfo.processInfo.environment
+        let overrides = flags.compactMapValues { $0 }
+        let file = config ?? environment["SSE_RELAY_CONFIG"]
         let configuration: RelayConfiguration
         do {
-            configuration = try await RelayConfiguration.load(
-                overrides: flags.compactMapValues { $0 },
-                environment: environment,
-                file: config ?? environment["SSE_RELAY_CONFIG"]
-            )
+            configuration = try await RelayConfiguration.load(overrides: overrides, environment: environment, file: file)
         } catch {
             throw CLIError("\(error)")
         }
 
-        let level = configuration.logLevel
+        let level = LogLevelSource(configuration.logLevel)
+        let format = LogFormat.resolve(LogFormat(rawValue: configuration.logFormat) ?? .auto)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .journald:
+                JournaldLogHandler(label: label, level: level)
+            case .text, .auto:
+                DynamicLevelLogHandler(StreamLogHandler.standardError(label: label), level: level)
+            }
         }
         let logger = Logger(label: "sse-relay")
 
         do {
-            try await RelayApplication(configuration: configuration, logger: logger).run { address in
+            let reload: @Sendable () async throws -> RelayConfiguration = {
+                try await RelayConfiguration.load(overrides: overrides, environment: environment, file: file)
+            }
+            try await RelayApplication(configuration: configuration, logger: logger, logLevel: level, reloadConfiguration: reload).run { address in
                 guard isatty(STDOUT_FILENO) == 1 else { return }
                 let port = address.port ?? 0
                 let socket = configuration.publish.socketPath

@@ -712,6 +712,9 @@ class RelayFactory:
             args += ["--publish-socket", socket_path]
         if node_id is not None:
             args += ["--node-id", node_id]
+        if command == "serve" and "--drain-period" not in flags:
+            # Streams a test leaves open would otherwise drain for the default 10 s at stop.
+            args += ["--drain-period", "200ms"]
         args += list(flags)
         relay = Relay(args, port=port, socket_path=socket_path, workdir=workdir, env=env,
                       node_id=node_id)

@@ -47,6 +47,8 @@ final class ConsumerWorker: Sendable {
     // MARK: Called from any thread or task
 
     var link: LinkState { lifecycle.link }
+    /// Advances each time the worker thread wakes up; see ``WakeupPipe/progress``.
+    var progress: UInt64 { lifecycle.wakeup.progress.load(ordering: .relaxed) }
 
     /// An `AsyncStream` serves one iterating task; a second would crash somewhere less clear.
     func claimDeliveries() -> AsyncStream<Delivery> {

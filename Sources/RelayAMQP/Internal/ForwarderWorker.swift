@@ -44,6 +44,8 @@ final class ForwarderWorker: Sendable {
     // MARK: Called from any thread or task
 
     var link: LinkState { lifecycle.link }
+    /// Advances each time the worker thread wakes up; see ``WakeupPipe/progress``.
+    var progress: UInt64 { lifecycle.wakeup.progress.load(ordering: .relaxed) }
 
     func start() {
         lifecycle.start(finish: finish) { self.threadMain() }

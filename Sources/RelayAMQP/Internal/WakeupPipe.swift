@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -43,9 +44,14 @@ final class WakeupPipe: Sendable {
         _ = write(writeEnd, &byte, 1)
     }
 
+    /// How many times the owning thread came back from ``wait(socket:timeout:)``: a
+    /// watchdog that sees it advance knows the thread is not stuck (it waits at most a tick).
+    let progress = Atomic<UInt64>(0)
+
     /// Sleeps until the socket (if any) is readable, ``signal()`` was called, or `timeout`
     /// passed. Consumes pending signals, so each one wakes the thread once.
     func wait(socket: Int32?, timeout: Duration) -> Readiness {
+        defer { progress.add(1, ordering: .relaxed) }
         var descriptors = [pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)]
         if let socket {
             descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
