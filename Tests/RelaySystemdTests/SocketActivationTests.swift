@@ -5,60 +5,63 @@ import Foundation
 @testable import RelaySystemd
 import Testing
 
-/// `listeners()` with sockets passed by real systemd code: `systemd-socket-activate` binds
-/// a TCP and a Unix listener, names them `http:publish` and execs this very test binary
-/// again, running only ``socketActivationChild()``, which reports what it received.
-///
-/// A child process because fds 3 onwards, where systemd puts passed sockets, already hold
-/// libdispatch's epoll and eventfd in the test process.
-@Suite struct SocketActivationUnderSystemdTests {
-    @Test(.enabled(if: SocketActivationChild.tool != nil, "systemd-socket-activate not installed"))
-    func namedListenersReachTheActivatedProcess() throws {
-        let directory = try makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let port = try SocketActivationChild.freePort()
-        let report = directory + "/report"
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: SocketActivationChild.tool!)
-        child.arguments = [
-            "-l", "127.0.0.1:\(port)", "-l", directory + "/publish.sock", "--fdname=http:publish",
-            "-E", "\(SocketActivationChild.reportVariable)=\(report)",
-            "--", CommandLine.arguments[0], "--testing-library", "swift-testing", "--filter", "socketActivationChild",
-        ]
-        // The child's own test output would interleave with ours: keep it for a failure.
-        let log = directory + "/child.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let logHandle = try #require(FileHandle(forWritingAtPath: log))
-        defer { try? logHandle.close() }
-        child.standardInput = FileHandle.nullDevice
-        child.standardOutput = logHandle
-        child.standardError = logHandle
-        try child.run()
-        defer {
-            if child.isRunning {
-                child.terminate()
+extension ProcessEnvironmentTests {
+    // Serialized with the environment-changing suites: spawning reads environ.
+    /// `listeners()` with sockets passed by real systemd code: `systemd-socket-activate` binds
+    /// a TCP and a Unix listener, names them `http:publish` and execs this very test binary
+    /// again, running only ``socketActivationChild()``, which reports what it received.
+    ///
+    /// A child process because fds 3 onwards, where systemd puts passed sockets, already hold
+    /// libdispatch's epoll and eventfd in the test process.
+    @Suite struct SocketActivationUnderSystemdTests {
+        @Test(.enabled(if: SocketActivationChild.tool != nil, "systemd-socket-activate not installed"))
+        func namedListenersReachTheActivatedProcess() throws {
+            let directory = try makeTemporaryDirectory()
+            defer { removeDirectory(directory) }
+            let port = try SocketActivationChild.freePort()
+            let report = directory + "/report"
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: SocketActivationChild.tool!)
+            child.arguments = [
+                "-l", "127.0.0.1:\(port)", "-l", directory + "/publish.sock", "--fdname=http:publish",
+                "-E", "\(SocketActivationChild.reportVariable)=\(report)",
+                "--", CommandLine.arguments[0], "--testing-library", "swift-testing", "--filter", "socketActivationChild",
+            ]
+            // The child's own test output would interleave with ours: keep it for a failure.
+            let log = directory + "/child.log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let logHandle = try #require(FileHandle(forWritingAtPath: log))
+            defer { try? logHandle.close() }
+            child.standardInput = FileHandle.nullDevice
+            child.standardOutput = logHandle
+            child.standardError = logHandle
+            try child.run()
+            defer {
+                if child.isRunning {
+                    child.terminate()
+                }
             }
+            // systemd-socket-activate starts the program on the first connection; the child
+            // then accepts this very connection on the descriptor it was given.
+            let client = try SocketActivationChild.connect(port: port, within: .seconds(10))
+            defer { close(client) }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while child.isRunning && ContinuousClock.now < deadline {
+                usleep(20_000)
+            }
+            let childOutput = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            try #require(!child.isRunning, "the activated child did not finish: \(childOutput())")
+            let written = try #require(try? String(contentsOfFile: report, encoding: .utf8), "no report: \(childOutput())")
+            let lines = written.split(separator: "\n").map(String.init)
+            #expect(lines == [
+                "listeners http=3 publish=4",
+                "http inet=true unix=false",
+                "publish inet=false unix=true",
+                "environment unset=true",
+                "again empty=true",
+                "accepted=true",
+            ])
         }
-        // systemd-socket-activate starts the program on the first connection; the child
-        // then accepts this very connection on the descriptor it was given.
-        let client = try SocketActivationChild.connect(port: port, within: .seconds(10))
-        defer { close(client) }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while child.isRunning && ContinuousClock.now < deadline {
-            usleep(20_000)
-        }
-        let childOutput = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-        try #require(!child.isRunning, "the activated child did not finish: \(childOutput())")
-        let written = try #require(try? String(contentsOfFile: report, encoding: .utf8), "no report: \(childOutput())")
-        let lines = written.split(separator: "\n").map(String.init)
-        #expect(lines == [
-            "listeners http=3 publish=4",
-            "http inet=true unix=false",
-            "publish inet=false unix=true",
-            "environment unset=true",
-            "again empty=true",
-            "accepted=true",
-        ])
     }
 }
 
