@@ -131,7 +131,7 @@ public struct RelayConfiguration: Sendable {
         sse = SSEServer.Configuration(
             host: listen.host, port: listen.port, nodeID: nodeID,
             keepAlive: keepAlive, maxLifetime: maxLifetime, bufferLimit: bufferLimit,
-            retryMilliseconds: Int(retry.nanosecondsClamped / 1_000_000),
+            retryMilliseconds: Int(retry.milliseconds),
             allowOrigin: allowOrigin.isEmpty ? nil : allowOrigin
         )
 
@@ -264,13 +264,5 @@ struct ValueReader {
             throw ConfigurationError(key: key, problem: "must be at least \(minimum) bytes")
         }
         return value
-    }
-}
-
-extension Duration {
-    var nanosecondsClamped: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : scaled + attoseconds / 1_000_000_000
     }
 }

@@ -132,8 +132,7 @@ public struct ReplayWindow: Sendable {
     }
 
     private mutating func evict(now: UInt64) {
-        let maxAgeNanos = UInt64(clamping: configuration.maxAge.components.seconds) &* 1_000_000_000
-            &+ UInt64(clamping: configuration.maxAge.components.attoseconds / 1_000_000_000)
+        let maxAgeNanos = UInt64(clamping: configuration.maxAge.nanoseconds)
         while let oldest = log.first,
             bytes > configuration.maxBytes || now &- oldest.storedAtNanos > maxAgeNanos
         {

@@ -109,7 +109,7 @@ public final class RedisClient: Sendable {
                         return state.connected
                     }
                     if wasConnected { logger.warning("Redis unreachable", metadata: ["error": "\(error)"]) }
-                    _ = wakeup.wait(timeout: .now() + .milliseconds(Int(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)))
+                    _ = wakeup.wait(timeout: .now() + .milliseconds(Int(backoff.milliseconds)))
                     backoff = min(backoff * 2, .seconds(5))
                     wakeups.add(1, ordering: .relaxed)
                     continue

@@ -42,10 +42,7 @@ public final class RedisEventStore: ReplaySource, Sendable {
         self.replayScript = RedisScriptRunner(client: client, source: RedisScripts.replay)
     }
 
-    private var ageMilliseconds: Int64 {
-        let (seconds, attoseconds) = configuration.historyAge.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
+    private var ageMilliseconds: Int64 { configuration.historyAge.milliseconds }
 
     /// Gives each event its id, keeps it in the shared history, and finds the other nodes
     /// that hold its target.

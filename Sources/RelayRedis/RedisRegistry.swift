@@ -87,10 +87,7 @@ public final class RedisRegistry: Sendable {
 
     private let heartbeatRequested = Mutex(false)
 
-    private var ttlMilliseconds: String {
-        let (seconds, attoseconds) = configuration.ttl.components
-        return String(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-    }
+    private var ttlMilliseconds: String { String(configuration.ttl.milliseconds) }
 
     /// Announces the node now; throws when Redis does not answer (start-up waits for it).
     public func announce(_ source: any LocalMembership) async throws {

@@ -1,3 +1,4 @@
+import RelayCore
 import Logging
 
 /// Decides which connection events deserve a log line, so an hour-long outage logs two

@@ -1,3 +1,4 @@
+import RelayCore
 import CRabbitMQ
 import NIOCore
 

@@ -1,3 +1,4 @@
+import RelayCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
