@@ -166,7 +166,7 @@ public struct RelayApplication {
             )
             return (sseServer, publishServer)
         } catch {
-            try? await sseServer.closeAllStreams(reason: .shutdown)
+            try? await sseServer.closeAllStreams(reason: .drain)
             throw error
         }
     }

@@ -27,8 +27,10 @@ public enum CloseReason: String, Sendable, CaseIterable {
     case slowConsumer = "slow_consumer"
     /// An operator or the application closed it (`DELETE /v1/clients/{id}`, `sse-relay kick`).
     case kicked
-    /// The relay is shutting down.
-    case shutdown
+    /// The relay is draining (SIGTERM or `sse-relay drain`): the browser reconnects elsewhere.
+    case drain
+    /// The stream's token expired; the browser reconnects with a fresh one and resumes by replay.
+    case tokenExpired = "token_expired"
     /// A socket error.
     case error
 }

@@ -122,7 +122,7 @@ public final class SSEServer: Service {
         for drain in drains {
             try? await drain.get()
         }
-        try await closeAllStreams(reason: .shutdown)
+        try await closeAllStreams(reason: .drain)
     }
 
     /// Ends every stream on every loop (used on shutdown; later, by drain).

@@ -370,7 +370,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
             needsFlush = true
             flushPending()
         }
-        finish(reason: .shutdown)
+        finish(reason: .drain)
     }
 
     /// Ends the stream on purpose. Complete frames only were ever written, so the browser
