@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["JSON", "YAML"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // MARK: C libraries (pkg-config; apt names for a friendly error when missing)
@@ -39,10 +40,18 @@ let package = Package(
         ),
 
         // MARK: Transports
+        // HTTP/1 pieces both transports share (request timeouts).
+        .target(
+            name: "RelayHTTP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "RelaySSE",
             dependencies: [
-                "RelayCore",
+                "RelayCore", "RelayHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -53,7 +62,7 @@ let package = Package(
         .target(
             name: "RelayPublishing",
             dependencies: [
-                "RelayCore",
+                "RelayCore", "RelayHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -124,7 +133,10 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
+        .testTarget(
+            name: "RelayCoreTests",
+            dependencies: ["RelayCore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(
             name: "RelaySSETests",
             dependencies: [

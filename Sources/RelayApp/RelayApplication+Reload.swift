@@ -36,6 +36,7 @@ extension RelayApplication {
             var publish = fresh.publish
             publish.socketPath = running.publish.socketPath
             publish.socketMode = running.publish.socketMode
+            publish.socketGroup = running.publish.socketGroup
             publishServer.reconfigure(publish)
             hub?.reconfigure(history: fresh.history)
             return nil
@@ -49,6 +50,8 @@ extension RelayApplication {
             ("node-id", running.nodeID != fresh.nodeID),
             ("publish.socket", running.publish.socketPath != fresh.publish.socketPath),
             ("publish.socket-mode", running.publish.socketMode != fresh.publish.socketMode),
+            ("publish.socket-group", running.publish.socketGroup != fresh.publish.socketGroup),
+            ("http.request-timeout", running.sse.requestTimeout != fresh.sse.requestTimeout),
             ("log.format", running.logFormat != fresh.logFormat),
             ("redis/amqp", (running.cluster == nil) != (fresh.cluster == nil)),
         ]

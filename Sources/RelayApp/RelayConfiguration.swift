@@ -41,7 +41,13 @@ public struct RelayConfiguration: Sendable {
         ("node-id", "<hostname>", "This node's id in reports, logs and (later) the cluster registry."),
         ("publish.socket", "/run/sse-relay/publish.sock", "Unix socket for the publish API."),
         ("publish.socket-mode", "0660", "Permission bits of the publish socket (octal)."),
+        ("publish.socket-group", "", "Group of the publish socket, a name or gid (empty: the relay's own group)."),
+        ("publish.allowed-uids", "", "Users allowed to publish, names or uids, comma-separated (empty with allowed-gids empty: anyone who can open the socket)."),
+        ("publish.allowed-gids", "", "Groups allowed to publish (primary or supplementary group of the publisher), names or gids."),
         ("publish.max-body-size", "16MiB", "Largest publish request body (bulk NDJSON included)."),
+        ("publish.max-batch-events", "10000", "Most events (NDJSON lines) in one bulk publish request."),
+        ("publish.request-timeout", "10s", "A publish request must arrive completely within this once begun; slower writers are disconnected."),
+        ("http.request-timeout", "10s", "A subscriber's request must arrive completely within this once begun; slower clients are disconnected."),
         ("stream.keep-alive", "15s", "Idle time after which a keep-alive comment is sent."),
         ("stream.max-lifetime", "1h", "Streams are closed cleanly after about this long (10% jitter); browsers resume."),
         ("stream.buffer-limit", "256KiB", "Unsent bytes a stream may queue before it is closed as a slow consumer."),
@@ -50,6 +56,9 @@ public struct RelayConfiguration: Sendable {
         ("history.age", "5m", "How long events stay replayable."),
         ("history.max-bytes", "64MiB", "Memory cap for all kept events together."),
         ("events.max-size", "64KiB", "Largest event (data plus name) accepted."),
+        ("events.rate-limit-per-client", "0", "Events per second each client id may receive from publishers, on average (0: unlimited)."),
+        ("events.rate-limit-burst", "<rate>", "Events a client id may receive at once above that rate (at least 1)."),
+        ("events.rate-limit-action", "drop", "What happens to events over the rate: drop (reported as dropped: rate_limited, counted)."),
         ("cors.allow-origin", "", "Access-Control-Allow-Origin for streams (empty: none)."),
         ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
         ("log.format", "auto", "auto (journald when stderr is the journal), journald or text."),
@@ -134,13 +143,30 @@ public struct RelayConfiguration: Sendable {
             retryMilliseconds: Int(retry.milliseconds),
             allowOrigin: allowOrigin.isEmpty ? nil : allowOrigin
         )
+        sse.requestTimeout = try values.duration("http.request-timeout", default: "10s", minimum: .milliseconds(100))
 
         let maxEventSize = try values.size("events.max-size", default: "64KiB", minimum: 1)
         publish = PublishServer.Configuration(
             socketPath: try values.value("publish.socket", default: "/run/sse-relay/publish.sock") { $0.hasPrefix("/") || $0.hasPrefix(".") ? $0 : "./" + $0 } problem: { "must be a path" },
             socketMode: try values.value("publish.socket-mode", default: "0660", ValueParsers.fileMode) { "must be an octal mode such as 0660" },
+            socketGroup: try values.value("publish.socket-group", default: "") { $0.isEmpty ? .some(nil) : ValueParsers.groupID($0).map { .some($0) } } problem: {
+                "is not a known group name or gid"
+            },
             maxEventSize: maxEventSize,
-            maxBodySize: try values.size("publish.max-body-size", default: "16MiB", minimum: maxEventSize)
+            maxBodySize: try values.size("publish.max-body-size", default: "16MiB", minimum: maxEventSize),
+            maxBatchEvents: try values.value("publish.max-batch-events", default: "10000", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) {
+                "must be a whole number, 1 or more"
+            },
+            access: PublisherAccess(
+                allowedUIDs: try values.value("publish.allowed-uids", default: "", { ValueParsers.list($0, ValueParsers.userID) }) {
+                    "must list user names or uids known to this host, separated by commas"
+                },
+                allowedGIDs: try values.value("publish.allowed-gids", default: "", { ValueParsers.list($0, ValueParsers.groupID) }) {
+                    "must list group names or gids known to this host, separated by commas"
+                }
+            ),
+            rateLimit: try Self.rateLimit(values),
+            requestTimeout: try values.duration("publish.request-timeout", default: "10s", minimum: .milliseconds(100))
         )
 
         history = ReplayWindow.Configuration(
@@ -157,6 +183,19 @@ public struct RelayConfiguration: Sendable {
         drainPeriod = try values.duration("drain.period", default: "10s", minimum: .zero)
         sse.drainPeriod = drainPeriod
         cluster = try Self.cluster(values, listen: listen, environment: values.environment)
+    }
+
+    private static func rateLimit(_ values: ValueReader) throws -> TokenBuckets.Configuration? {
+        let rate = try values.value("events.rate-limit-per-client", default: "0", { Double($0).flatMap { $0 >= 0 && $0.isFinite ? $0 : nil } }) {
+            "must be a number of events per second, 0 (unlimited) or more"
+        }
+        let burst = try values.value("events.rate-limit-burst", default: "<rate>", { $0 == "<rate>" ? max(1, rate) : Double($0).flatMap { $0 >= 1 && $0.isFinite ? $0 : nil } }) {
+            "must be a number of events, 1 or more"
+        }
+        _ = try values.value("events.rate-limit-action", default: "drop", { $0 == "drop" ? $0 : nil }) {
+            "is not supported: the only action is drop (coalescing is not implemented)"
+        }
+        return rate > 0 ? TokenBuckets.Configuration(rate: rate, burst: burst) : nil
     }
 
     private static func cluster(_ values: ValueReader, listen: (host: String, port: Int), environment: [String: String]) throws -> Cluster? {

@@ -57,4 +57,31 @@ enum ValueParsers {
         guard !digits.isEmpty, let mode = UInt32(digits, radix: 8), mode <= 0o7777 else { return nil }
         return mode
     }
+
+    /// A user name or numeric uid (`www-data`, `33`), resolved now through NSS.
+    static func userID(_ text: String) -> UInt32? {
+        let name = text.trimmingCharacters(in: .whitespaces)
+        if let uid = UInt32(name) { return uid }
+        guard !name.isEmpty, let entry = getpwnam(name) else { return nil }
+        return entry.pointee.pw_uid
+    }
+
+    /// A group name or numeric gid (`www-data`, `33`), resolved now through NSS.
+    static func groupID(_ text: String) -> UInt32? {
+        let name = text.trimmingCharacters(in: .whitespaces)
+        if let gid = UInt32(name) { return gid }
+        guard !name.isEmpty, let entry = getgrnam(name) else { return nil }
+        return entry.pointee.gr_gid
+    }
+
+    /// A comma- or space-separated list of `parse`d items; empty text is an empty set, and a
+    /// single bad item fails the whole list.
+    static func list(_ text: String, _ parse: (String) -> UInt32?) -> Set<UInt32>? {
+        var result: Set<UInt32> = []
+        for item in text.split(whereSeparator: { $0 == "," || $0 == " " }) {
+            guard let value = parse(String(item)) else { return nil }
+            result.insert(value)
+        }
+        return result
+    }
 }

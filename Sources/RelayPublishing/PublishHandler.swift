@@ -23,6 +23,7 @@ final class PublishHandler: ChannelInboundHandler {
     private let live: Live<PublishServer.Configuration>
     private var configuration: PublishServer.Configuration { live.value }
     private let backend: any PublishingBackend
+    private let limiter: PublishRateLimiter
     /// Carries the publisher's pid and uid (from the socket's peer credentials) once known.
     private var logger: Logger
     private var state = State.idle
@@ -32,30 +33,64 @@ final class PublishHandler: ChannelInboundHandler {
     /// Responses are written as requests complete and flushed once per event-loop tick, so
     /// a pipelining publisher gets many answers per write.
     private var flushScheduled = false
+    /// The peer's identity from the kernel, once read (`nil` if it could not be read).
+    private var credentials: PeerCredentials?
+    /// Its supplementary groups, read once per connection and only when access rules need them.
+    private var supplementaryGroups: [UInt32]?
 
-    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, logger: Logger) {
+    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, limiter: PublishRateLimiter, logger: Logger) {
         self.live = configuration
         self.backend = backend
+        self.limiter = limiter
         self.logger = logger
     }
 
     /// Who is publishing: the kernel's answer for the peer of a Unix socket (SO_PEERCRED),
-    /// for the logs (and, later, publisher access rules).
+    /// for the logs and the publisher access rules.
     func channelActive(context: ChannelHandlerContext) {
         if let provider = context.channel as? any SocketOptionProvider {
             let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
                 level: SocketOptionLevel(SOL_SOCKET), name: PeerCredentials.option)
             future.assumeIsolated().whenSuccess { credentials in
+                self.credentials = credentials
                 self.logger[metadataKey: "publisher.pid"] = "\(credentials.pid)"
                 self.logger[metadataKey: "publisher.uid"] = "\(credentials.uid)"
+                self.logger[metadataKey: "publisher.gid"] = "\(credentials.gid)"
             }
         }
         context.fireChannelActive()
     }
 
+    /// Checked per request rather than per connection, so a reload that narrows the rules
+    /// applies to connections already open.
+    private func accessRefusal() -> APIError? {
+        let access = configuration.access
+        if access.isOpen { return nil }
+        guard let credentials else {
+            logger.warning("publisher refused: its credentials could not be read")
+            limiter.counters.recordRefusedPublisher()
+            return APIError(status: 403, code: "publisher_not_allowed", message: "the relay could not identify this publisher (SO_PEERCRED)")
+        }
+        if supplementaryGroups == nil {
+            supplementaryGroups = access.allowedGIDs.isEmpty
+                ? [] : PublisherAccess.supplementaryGroups(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+        }
+        if access.allows(uid: credentials.uid, gid: credentials.gid, supplementaryGroups: supplementaryGroups ?? []) { return nil }
+        logger.warning("publisher refused: uid and groups are not in publish.allowed-uids / publish.allowed-gids")
+        limiter.counters.recordRefusedPublisher()
+        return APIError(
+            status: 403, code: "publisher_not_allowed",
+            message: "uid \(credentials.uid) (gid \(credentials.gid)) may not publish here; see publish.allowed-uids and publish.allowed-gids")
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
+            if let refusal = accessRefusal() {
+                state = .discarding
+                respond(context: context, head: head, error: refusal, close: true)
+                return
+            }
             let route = Result { () throws(APIError) in try PublishRoute.parse(head) }
             if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > configuration.maxBodySize {
                 state = .discarding
@@ -126,6 +161,10 @@ final class PublishHandler: ChannelInboundHandler {
             respond(context: context, head: head, error: error)
             return
         }
+        if !admitted(publication) {
+            write(context: context, head: head, status: .tooManyRequests, body: ResponseJSON.rateLimited(publication.target, line: nil), contentType: "application/json", close: false)
+            return
+        }
         backend.publish([publication], on: context.eventLoop).assumeIsolated().whenComplete { result in
             self.respond(
                 context: context, head: head,
@@ -183,14 +222,27 @@ final class PublishHandler: ChannelInboundHandler {
             respond(context: context, head: head, error: MediaType.unsupported(head.headers, expected: "application/x-ndjson"))
             return
         }
-        // Each line is either a publication (by its index in `publications`) or an error.
+        // Each line is either a publication (by its index in `publications`), an error, or
+        // an event the rate limit dropped.
         enum Line {
             case publication(Int)
             case failed(APIError, line: Int)
+            case rateLimited(Target, line: Int)
         }
         var lines: [Line] = []
         var publications: [Publication] = []
         var lineNumber = 0
+        let maxEvents = configuration.maxBatchEvents
+        var events = 0
+        for raw in body.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) where raw.contains(where: { $0 > 0x20 }) {
+            events += 1
+        }
+        guard events <= maxEvents else {
+            respond(
+                context: context, head: head,
+                error: APIError(status: 413, code: "too_many_events", message: "the request holds \(events) events; the limit is \(maxEvents) per request (publish.max-batch-events)"))
+            return
+        }
         for raw in body.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             var line = raw
@@ -199,7 +251,12 @@ final class PublishHandler: ChannelInboundHandler {
             }
             if line.isEmpty { continue }
             do throws(APIError) {
-                publications.append(try bulkEvent(line))
+                let publication = try bulkEvent(line)
+                guard admitted(publication) else {
+                    lines.append(.rateLimited(publication.target, line: lineNumber))
+                    continue
+                }
+                publications.append(publication)
                 lines.append(.publication(publications.count - 1))
             } catch {
                 lines.append(.failed(error, line: lineNumber))
@@ -211,6 +268,7 @@ final class PublishHandler: ChannelInboundHandler {
                 switch line {
                 case .publication(let index): out += ResponseJSON.report(reports[index])
                 case .failed(let error, let number): out += ResponseJSON.lineError(error, line: number)
+                case .rateLimited(let target, let number): out += ResponseJSON.rateLimited(target, line: number)
                 }
                 out += "\n"
             }
@@ -223,6 +281,13 @@ final class PublishHandler: ChannelInboundHandler {
         backend.publish(publications, on: context.eventLoop).assumeIsolated().whenComplete { result in
             self.respond(context: context, head: head, result: result.map(reply), contentType: "application/x-ndjson")
         }
+    }
+
+    /// Applies `events.rate-limit-per-client` to client events (topics are not limited: a
+    /// topic's publishers are the application itself, not one client's activity).
+    private func admitted(_ publication: Publication) -> Bool {
+        guard let rate = configuration.rateLimit, case .client(let client) = publication.target else { return true }
+        return limiter.admit(client, configuration: rate)
     }
 
     private func bulkEvent(_ line: ByteBufferView) throws(APIError) -> Publication {

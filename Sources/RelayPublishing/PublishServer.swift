@@ -5,6 +5,7 @@ import NIOExtras
 import NIOHTTP1
 import NIOPosix
 import RelayCore
+import RelayHTTP
 import ServiceLifecycle
 
 /// The publish API: HTTP/1.1 over a Unix socket, for applications on this host.
@@ -13,6 +14,8 @@ import ServiceLifecycle
 /// network path reaches it.
 public final class PublishServer: Service {
     public let configuration: Configuration
+    /// Rate-limited events and refused publishers, for status answers and metrics.
+    public let counters: PublishCounters
     /// Limits that a reload can change (event and body sizes); the socket itself needs a
     /// restart.
     private let live: Live<Configuration>
@@ -25,9 +28,10 @@ public final class PublishServer: Service {
 
     private init(
         configuration: Configuration, live: Live<Configuration>, listener: any Channel, socketFile: UnixSocketFile?,
-        quiescing: ServerQuiescingHelper, logger: Logger
+        quiescing: ServerQuiescingHelper, counters: PublishCounters, logger: Logger
     ) {
         self.quiescing = quiescing
+        self.counters = counters
         self.configuration = configuration
         self.live = live
         self.listener = listener
@@ -40,10 +44,12 @@ public final class PublishServer: Service {
         configuration: Configuration,
         backend: any PublishingBackend,
         adoptedSocket: CInt? = nil,
+        counters: PublishCounters = PublishCounters(),
         group: any EventLoopGroup,
         logger: Logger
     ) async throws -> PublishServer {
         let live = Live(configuration)
+        let limiter = PublishRateLimiter(counters: counters)
         let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -54,26 +60,34 @@ public final class PublishServer: Service {
             }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let timeout = RequestTimeout(
+                        requestTimeout: TimeAmount(live.value.requestTimeout), idleTimeout: PublishServer.idleTimeout)
+                    try channel.pipeline.syncOperations.addHandler(timeout.byteWatcher)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(timeout.partWatcher)
+                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, limiter: limiter, logger: logger))
                 }
             }
         if let adoptedSocket {
             // systemd created the file with its own mode and group (the socket unit).
             let listener = try await bootstrap.withBoundSocket(adoptedSocket).get()
             return PublishServer(
-                configuration: configuration, live: live, listener: listener, socketFile: nil, quiescing: quiescing, logger: logger
+                configuration: configuration, live: live, listener: listener, socketFile: nil, quiescing: quiescing, counters: counters, logger: logger
             )
         }
         let socketFile = UnixSocketFile(path: configuration.socketPath)
         try await socketFile.prepare(group: group)
-        let listener = try await socketFile.bind(mode: configuration.socketMode) { path in
+        let listener = try await socketFile.bind(mode: configuration.socketMode, group: configuration.socketGroup) { path in
             try await bootstrap.bind(unixDomainSocketPath: path).get()
         }
         return PublishServer(
-            configuration: configuration, live: live, listener: listener, socketFile: socketFile, quiescing: quiescing, logger: logger
+            configuration: configuration, live: live, listener: listener, socketFile: socketFile, quiescing: quiescing, counters: counters, logger: logger
         )
     }
+
+    /// How long a publisher connection may stay silent between requests; like nginx's
+    /// `keepalive_timeout` default, long enough for connection pools to reuse it.
+    static let idleTimeout = TimeAmount.seconds(75)
 
     public func reconfigure(_ configuration: Configuration) {
         live.replace(with: configuration)

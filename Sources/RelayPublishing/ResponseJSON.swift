@@ -36,6 +36,17 @@ enum ResponseJSON {
         #"{"error":"# + error.errorObject + #","line":"# + String(line) + "}"
     }
 
+    /// An event the per-client rate limit dropped: what happened to it, in the shape of an
+    /// error so clients that only look for `error` notice too.
+    static func rateLimited(_ target: Target, line: Int?) -> String {
+        let error = APIError(
+            status: 429, code: "rate_limited",
+            message: "client \(target.idText) is over events.rate-limit-per-client; the event was dropped")
+        var json = #"{"dropped":"rate_limited","error":"# + error.errorObject + #","client":"# + JSONText.quoted(target.idText)
+        if let line { json += #","line":"# + String(line) }
+        return json + "}"
+    }
+
     static func connections(of client: ClientID, _ connections: [ConnectionInfo]) -> String {
         let items = connections.map { info in
             #"{"node":"# + JSONText.quoted(info.node)

@@ -58,13 +58,18 @@ struct UnixSocketFile: Sendable {
         guard unlink(path) == 0 || errno == ENOENT else { throw Failure.system("cannot remove stale socket", path: path, errno: errno) }
     }
 
-    /// Binds under a temporary name, sets `mode`, then renames into place: the socket never
-    /// exists at `path` with looser permissions than configured.
-    func bind(mode: UInt32, _ bindTo: (String) async throws -> any Channel) async throws -> any Channel {
+    /// Binds under a temporary name, sets `group` and `mode`, then renames into place: the
+    /// socket never exists at `path` with looser permissions or another group than configured.
+    func bind(mode: UInt32, group: UInt32? = nil, _ bindTo: (String) async throws -> any Channel) async throws -> any Channel {
         let temporary = path + ".\(getpid()).tmp"
         unlink(temporary)
         let channel = try await bindTo(temporary)
         do {
+            // Group first, then mode: with 0660 the group's members can connect only once the
+            // file has the configured group.
+            if let group {
+                guard chown(temporary, uid_t.max, gid_t(group)) == 0 else { throw Failure.system("cannot set group \(group) of", path: temporary, errno: errno) }
+            }
             guard chmod(temporary, mode_t(mode)) == 0 else { throw Failure.system("cannot set mode of", path: temporary, errno: errno) }
             guard rename(temporary, path) == 0 else { throw Failure.system("cannot move socket into place at", path: path, errno: errno) }
         } catch {

@@ -60,6 +60,7 @@ public final class RedisRegistry: Sendable {
     private let membership = Mutex<(any LocalMembership)?>(nil)
     /// Set once the node leaves (drain): no heartbeat or flush may announce it again.
     private let left = Mutex(false)
+    private let malformedLog = Mutex(LogThrottle())
 
     public init(client: RedisClient, configuration: Configuration, logger: Logger) {
         self.client = client
@@ -148,7 +149,7 @@ public final class RedisRegistry: Sendable {
             }
         }
         do {
-            _ = try await client.send(commands)
+            try await repairMalformed(commands, replies: try await client.send(commands))
         } catch {
             // Keep them for the next try; the heartbeat after reconnection re-adds the rest.
             pending.withLock { $0.formUnion(keys) }
@@ -161,14 +162,15 @@ public final class RedisRegistry: Sendable {
         guard !left.withLock({ $0 }), let source = membership.withLock({ $0 }) else { return }
         let nodeKey = prefix + "node:" + configuration.nodeID
         let (clients, topics) = source.membership
-        _ = try await client.send([
+        let nodeCommands = [
             RedisCommand(
                 "HSET", nodeKey, "started", String(started), "address", configuration.advertisedAddress,
                 "queue", configuration.queue, "version", configuration.version, "connections", String(source.connectionCount)
             ),
             RedisCommand("PEXPIRE", nodeKey, ttlMilliseconds),
             RedisCommand("SADD", prefix + "nodes", configuration.nodeID),
-        ])
+        ]
+        try await repairMalformed(nodeCommands, replies: try await client.send(nodeCommands))
         let entries = clients.map { prefix + "client:" + $0.rawValue } + topics.map { prefix + "topic:" + $0.rawValue }
         // Chunks keep one pipeline from holding Redis (and the worker) for long.
         var start = 0
@@ -180,9 +182,36 @@ public final class RedisRegistry: Sendable {
                 commands.append(RedisCommand("HSET", key, configuration.nodeID, String(started)))
                 commands.append(RedisCommand("PEXPIRE", key, ttlMilliseconds))
             }
-            _ = try await client.send(commands)
+            try await repairMalformed(commands, replies: try await client.send(commands))
             start += 1000
         }
+    }
+
+    /// Registry keys are not trusted blindly: a key of the wrong type (garbage written by
+    /// hand or by another program) makes its `HSET` fail; it is deleted and written again,
+    /// with a warning at most every 10 s, so one bad key cannot keep this node unroutable.
+    private func repairMalformed(_ commands: [RedisCommand], replies: [RedisValue]) async throws {
+        var repairs: [RedisCommand] = []
+        var keys: [String] = []
+        for (command, reply) in zip(commands, replies) {
+            guard let message = reply.errorMessage, message.hasPrefix("WRONGTYPE"), command.arguments.count >= 2,
+                  command.arguments[0] == Array("HSET".utf8) || command.arguments[0] == Array("SADD".utf8)
+            else { continue }
+            let key = String(decoding: command.arguments[1], as: UTF8.self)
+            keys.append(key)
+            repairs.append(RedisCommand("DEL", key))
+            repairs.append(command)
+            // The `nodes` set never expires; entries and node hashes do.
+            if command.arguments[0] == Array("HSET".utf8) { repairs.append(RedisCommand("PEXPIRE", key, ttlMilliseconds)) }
+        }
+        guard !repairs.isEmpty else { return }
+        let now = UInt64(DispatchTime.now().uptimeNanoseconds)
+        let (log, suppressed) = malformedLog.withLock { $0.record(now: now) }
+        if log {
+            logger.warning(
+                "replacing malformed registry keys", metadata: ["redis.keys": "\(keys.prefix(10))", "redis.repairs_not_logged": "\(suppressed)"])
+        }
+        _ = try await client.send(repairs)
     }
 
     /// Leaves the cluster for good (drain): removes the node and its entries and stops

@@ -20,6 +20,12 @@ enum RedisScripts {
     /// Returns `{epoch, {seq, {node...}}...}`: the id of each event and the other live
     /// nodes holding its target. Routes whose node is gone or restarted (start epoch
     /// differs) are deleted on the way.
+    ///
+    /// Registry and history content is not trusted: a route or history key of the wrong type
+    /// is deleted (the holders' heartbeats rebuild routes; history restarts) and a node hash
+    /// of the wrong type counts as a dead node, each with a warning in Redis's own log, so
+    /// one bad key cannot stop publishing. A corrupt `epoch` or `seq` does fail the call:
+    /// ids cannot be made up.
     static let publish = """
         local prefix, self = ARGV[1], ARGV[2]
         local size, age, now, clockLength = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -39,7 +45,8 @@ enum RedisScripts {
         local function live(node, epochOfEntry)
           local known = started[node]
           if known == nil then
-            known = redis.call('HGET', prefix .. 'node:' .. node, 'started') or false
+            known = redis.pcall('HGET', prefix .. 'node:' .. node, 'started')
+            if type(known) ~= 'string' then known = false end
             started[node] = known
           end
           return known == epochOfEntry
@@ -49,7 +56,12 @@ enum RedisScripts {
           local nodes = routes[key]
           if nodes then return nodes end
           nodes = {}
-          local entries = redis.call('HGETALL', key)
+          local entries = redis.pcall('HGETALL', key)
+          if entries.err then
+            redis.log(redis.LOG_WARNING, 'sse-relay: deleting malformed route key ' .. key .. ': ' .. entries.err)
+            redis.call('DEL', key)
+            entries = {}
+          end
           for j = 1, #entries, 2 do
             local node, epochOfEntry = entries[j], entries[j + 1]
             if node ~= self then
@@ -70,7 +82,14 @@ enum RedisScripts {
           local seq = first + k
           if size > 0 then
             local key = prefix .. 'history:' .. kind .. ':' .. name
-            redis.call('XADD', key, 'MAXLEN', size, seq .. '-0', 'f', 'id: ' .. epoch .. '-' .. seq .. '\\n' .. body)
+            local frame = 'id: ' .. epoch .. '-' .. seq .. '\\n' .. body
+            local added = redis.pcall('XADD', key, 'MAXLEN', size, seq .. '-0', 'f', frame)
+            if type(added) == 'table' and added.err then
+              -- Not a stream, or one holding ids from elsewhere: start it again.
+              redis.log(redis.LOG_WARNING, 'sse-relay: replacing malformed history key ' .. key .. ': ' .. added.err)
+              redis.call('DEL', key)
+              redis.call('XADD', key, 'MAXLEN', size, seq .. '-0', 'f', frame)
+            end
             redis.call('PEXPIRE', key, age)
           end
           table.insert(out, {seq, route(kind, name)})
@@ -105,7 +124,8 @@ enum RedisScripts {
         local frames = {}
         for i = 5, #ARGV do
           local key = prefix .. 'history:' .. ARGV[i]
-          if redis.call('EXISTS', key) == 1 then
+          -- Only streams are history; a key of another type is garbage and ignored.
+          if redis.call('TYPE', key)['ok'] == 'stream' then
             -- A capped stream that has dropped entries cannot prove it kept everything
             -- after a cursor older than its oldest entry.
             local info = redis.call('XINFO', 'STREAM', key)

@@ -22,6 +22,10 @@ extension SSEServer {
         /// On shutdown, streams are closed spread over this period, each told to come back
         /// soon, so that reconnects do not stampede the other nodes.
         public var drainPeriod: Duration = .seconds(10)
+        /// A request must arrive completely within this once its first byte has (slowloris);
+        /// a connection may stay silent before its first request and between requests for
+        /// ``SSEServer/idleTimeout``.
+        public var requestTimeout: Duration = .seconds(10)
 
         public init(
             host: String = "127.0.0.1",

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import RelayCore
+import RelayHTTP
 import ServiceLifecycle
 
 /// The subscriber port: `GET /events/{clientId}` streams over HTTP/1.1.
@@ -74,6 +75,8 @@ public final class SSEServer: Service {
                     // delimited by the connection's close), and a held stream keeps no
                     // HTTP parser state.
                     let operations = channel.pipeline.syncOperations
+                    let timeout = RequestTimeout(requestTimeout: TimeAmount(configuration.requestTimeout), idleTimeout: SSEServer.idleTimeout)
+                    try operations.addHandler(timeout.byteWatcher, name: RequestTimeout.byteWatcherName)
                     var encoderConfiguration = HTTPResponseEncoder.Configuration()
                     encoderConfiguration.automaticallySetFramingHeaders = false
                     try operations.addHandler(HTTPResponseEncoder(configuration: encoderConfiguration), name: SSEStreamHandler.encoderName)
@@ -81,6 +84,7 @@ public final class SSEServer: Service {
                         ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
                         name: SSEStreamHandler.decoderName
                     )
+                    try operations.addHandler(timeout.partWatcher, name: RequestTimeout.partWatcherName)
                     try operations.addHandler(handler)
                 }
             }
@@ -135,6 +139,10 @@ public final class SSEServer: Service {
 
     /// Keep-alives and lifetimes are checked this often: a quarter of the keep-alive or a
     /// twentieth of the lifetime, whichever is shorter, within 50 ms ... 1 s.
+    /// How long a connection may stay silent before its first request and between
+    /// requests; nginx's `keepalive_timeout` default.
+    static let idleTimeout = TimeAmount.seconds(75)
+
     static func sweepTick(keepAlive: Duration, maxLifetime: Duration = .seconds(3600)) -> TimeAmount {
         let wanted = min(keepAlive.nanoseconds / 4, maxLifetime.nanoseconds / 20)
         return .nanoseconds(min(max(wanted, 50_000_000), 1_000_000_000))

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import RelayCore
+import RelayHTTP
 
 /// One HTTP connection on the subscriber port: answers the request, then holds the stream.
 ///
@@ -192,7 +193,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
         // Writes below this handler go straight to the socket from now on.
         let operations = context.pipeline.syncOperations
-        for name in [Self.decoderName, Self.encoderName] {
+        for name in [Self.decoderName, Self.encoderName, RequestTimeout.byteWatcherName, RequestTimeout.partWatcherName] {
             operations.removeHandler(name: name, promise: nil)
         }
 

@@ -24,6 +24,16 @@ struct Serve: AsyncParsableCommand {
     var publishSocket: String?
     @Option(help: "Permission bits of the publish socket, octal (default 0660).")
     var socketMode: String?
+    @Option(help: "Group of the publish socket, a name or gid (default: the relay's own group).")
+    var socketGroup: String?
+    @Option(help: "Users allowed to publish, names or uids, comma-separated (default: anyone who can open the socket).")
+    var allowedUids: String?
+    @Option(help: "Groups allowed to publish, names or gids, comma-separated (default: anyone who can open the socket).")
+    var allowedGids: String?
+    @Option(help: "Most events in one bulk publish request (default 10000).")
+    var maxBatchEvents: String?
+    @Option(help: "Events per second per client id from publishers; over it events are dropped (default 0: unlimited).")
+    var rateLimitPerClient: String?
     @Option(help: "This node's id (default: the host name).")
     var nodeId: String?
     @Option(help: "Idle time before a keep-alive comment (default 15s).")
@@ -74,6 +84,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let flags: [String: String?] = [
             "listen": listen, "publish.socket": publishSocket, "publish.socket-mode": socketMode,
+            "publish.socket-group": socketGroup, "publish.allowed-uids": allowedUids, "publish.allowed-gids": allowedGids,
+            "publish.max-batch-events": maxBatchEvents, "events.rate-limit-per-client": rateLimitPerClient,
             "node-id": nodeId, "stream.keep-alive": keepAlive, "stream.max-lifetime": maxLifetime,
             "history.size": historySize, "history.age": historyAge, "history.max-bytes": historyMaxBytes,
             "stream.buffer-limit": bufferLimit, "events.max-size": maxEventSize,

@@ -87,8 +87,13 @@ struct ForwardingTests {
         let consumer = try await connectedConsumer(node: node, exchange: exchange)
         let forwarder = try await connectedForwarder(exchange: exchange)
 
-        for garbage in ["not a batch", "c:client-1\nid: 1-1\ndata: no blank line", "x:bad-kind\nid: 1-1\n\n"] {
-            #expect(await forwarder.forward(rawBody: ByteBuffer(string: garbage), to: node, messageID: "garbage") == .confirmed)
+        let truncated = ForwardedBatchCodec.encode([TestBroker.event(sequence: 1, data: "a"), TestBroker.event(sequence: 2, data: "b")])
+        var garbage = ["not a batch", "c:client-1\nid: 1-1\ndata: no blank line", "x:bad-kind\nid: 1-1\n\n", "c:bad id!\nid: 1-1\n\n", "c:ok\nid: not-an-id\n\n"]
+            .map { ByteBuffer(string: $0) }
+        garbage.append(truncated.getSlice(at: truncated.readerIndex, length: truncated.readableBytes - 3)!)
+        garbage.append(ByteBuffer(bytes: (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }))
+        for body in garbage {
+            #expect(await forwarder.forward(rawBody: body, to: node, messageID: "garbage") == .confirmed)
         }
         let good = [TestBroker.event(sequence: 7, data: "still works")]
         #expect(await forwarder.forward(good, to: node) == .confirmed)

@@ -23,6 +23,9 @@ final class ConsumerWorker: Sendable {
         /// Handling is in delivery order, so one `multiple` ack covers everything below it.
         var acknowledgeUpTo: UInt64 = 0
         var deliveriesClaimed = false
+        /// Malformed messages are warned about at most once per 10 s (a sender stuck in a
+        /// loop must not flood the journal).
+        var malformedLog = LogThrottle()
     }
 
     private typealias Ending = WorkerLifecycle<State>.Ending
@@ -157,12 +160,17 @@ final class ConsumerWorker: Sendable {
                 } catch {
                     // Whoever sent it, it will not decode any better next time: requeueing
                     // would loop it forever, so it is acknowledged and dropped.
-                    logger.warning(
-                        "dropping a malformed forwarded message",
-                        metadata: [
-                            "error": "\(error)", "amqp.message_id": "\(content.messageID ?? "")",
-                            "amqp.body_bytes": "\(content.body.readableBytes)",
-                        ])
+                    let now = NIODeadline.now().uptimeNanoseconds
+                    let (log, suppressed) = lifecycle.withLock { $0.state.malformedLog.record(now: now) }
+                    if log {
+                        logger.warning(
+                            "dropping a malformed forwarded message",
+                            metadata: [
+                                "error": "\(error)", "amqp.message_id": "\(content.messageID ?? "")",
+                                "amqp.body_bytes": "\(content.body.readableBytes)",
+                                "amqp.malformed_not_logged": "\(suppressed)",
+                            ])
+                    }
                     try connection.acknowledge(upTo: tag, multiple: false)
                     continue
                 }

@@ -1,0 +1,23 @@
+import Synchronization
+
+/// What the publish side refused or dropped since start, for status answers and metrics
+/// (`sse_relay_publish_events_dropped_total{reason}`, `sse_relay_publishers_refused_total`).
+public final class PublishCounters: Sendable {
+    /// Events not delivered because their client id was over `events.rate-limit-per-client`.
+    private let rateLimited = Atomic<Int>(0)
+    /// Publisher connections refused by `publish.allowed-uids` / `publish.allowed-gids`.
+    private let refused = Atomic<Int>(0)
+
+    public init() {}
+
+    public func recordRateLimited(_ count: Int = 1) {
+        rateLimited.wrappingAdd(count, ordering: .relaxed)
+    }
+
+    public func recordRefusedPublisher() {
+        refused.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    public var eventsRateLimited: Int { rateLimited.load(ordering: .relaxed) }
+    public var publishersRefused: Int { refused.load(ordering: .relaxed) }
+}

@@ -1,0 +1,126 @@
+import NIOCore
+import NIOHTTP1
+
+/// Disconnects peers that start a request and never finish it (slowloris), and keep-alive
+/// connections that stay silent too long.
+///
+/// A request is timed from its first byte to the end of its body: `requestTimeout`. Between
+/// requests (and right after connecting) a connection may stay silent for `idleTimeout`.
+/// While the relay works on an answer nothing is timed: that is the relay's time, not the
+/// peer's.
+///
+/// Two handlers share one instance because no single position in the pipeline sees both
+/// the raw bytes (before the HTTP decoder: a request head trickling in produces no parts)
+/// and the request and response boundaries (after it). Both run on the channel's event
+/// loop, so the shared state needs no lock.
+public final class RequestTimeout {
+    private enum Phase {
+        case idle
+        case receiving
+        case responding
+    }
+
+    private let requestTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private var phase = Phase.idle
+    private var timer: Scheduled<Void>?
+    private weak var channel: (any Channel)?
+
+    public init(requestTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Pipeline names, for a transport that removes its HTTP handlers once a request turns
+    /// into a long-lived stream (which is the relay's time, not the peer's).
+    public static let byteWatcherName = "request-timeout-bytes"
+    public static let partWatcherName = "request-timeout-parts"
+
+    /// The handler to put first in the pipeline, before the HTTP decoder.
+    public var byteWatcher: ByteWatcher { ByteWatcher(timeout: self) }
+    /// The handler to put after the HTTP server pipeline handler.
+    public var partWatcher: PartWatcher { PartWatcher(timeout: self) }
+
+    private func enter(_ phase: Phase, on eventLoop: any EventLoop) {
+        self.phase = phase
+        timer?.cancel()
+        timer = nil
+        let delay: TimeAmount
+        switch phase {
+        case .idle: delay = idleTimeout
+        case .receiving: delay = requestTimeout
+        case .responding: return
+        }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        timer = eventLoop.scheduleTask(in: delay) {
+            bound.value.channel?.close(promise: nil)
+        }
+    }
+
+    public final class ByteWatcher: ChannelInboundHandler, RemovableChannelHandler {
+        public typealias InboundIn = ByteBuffer
+        public typealias InboundOut = ByteBuffer
+        private let timeout: RequestTimeout
+
+        fileprivate init(timeout: RequestTimeout) { self.timeout = timeout }
+
+        public func handlerAdded(context: ChannelHandlerContext) {
+            timeout.channel = context.channel
+            if context.channel.isActive { timeout.enter(.idle, on: context.eventLoop) }
+        }
+
+        public func channelActive(context: ChannelHandlerContext) {
+            timeout.enter(.idle, on: context.eventLoop)
+            context.fireChannelActive()
+        }
+
+        public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .idle = timeout.phase { timeout.enter(.receiving, on: context.eventLoop) }
+            context.fireChannelRead(data)
+        }
+
+        public func channelInactive(context: ChannelHandlerContext) {
+            timeout.timer?.cancel()
+            timeout.timer = nil
+            context.fireChannelInactive()
+        }
+
+        public func handlerRemoved(context: ChannelHandlerContext) {
+            timeout.timer?.cancel()
+            timeout.timer = nil
+        }
+    }
+
+    public final class PartWatcher: ChannelDuplexHandler, RemovableChannelHandler {
+        public typealias InboundIn = HTTPServerRequestPart
+        public typealias InboundOut = HTTPServerRequestPart
+        public typealias OutboundIn = HTTPServerResponsePart
+        public typealias OutboundOut = HTTPServerResponsePart
+        private let timeout: RequestTimeout
+
+        fileprivate init(timeout: RequestTimeout) { self.timeout = timeout }
+
+        public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head:
+                // A pipelined request the HTTP pipeline handler held back starts now.
+                if case .idle = timeout.phase { timeout.enter(.receiving, on: context.eventLoop) }
+            case .body:
+                break
+            case .end:
+                timeout.enter(.responding, on: context.eventLoop)
+            }
+            context.fireChannelRead(data)
+        }
+
+        public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if case .end = unwrapOutboundIn(data), case .responding = timeout.phase {
+                timeout.enter(.idle, on: context.eventLoop)
+            }
+            context.write(data, promise: promise)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RequestTimeout: Sendable {}

@@ -1,0 +1,56 @@
+import Testing
+
+@testable import RelayCore
+
+@Suite struct TokenBucketsTests {
+    let client = ClientID("c1")!
+    let second: UInt64 = 1_000_000_000
+
+    @Test func burstThenRate() {
+        var buckets = TokenBuckets()
+        let configuration = TokenBuckets.Configuration(rate: 10, burst: 5)
+        let admitted = (0..<8).filter { _ in buckets.admit(client, now: 0, configuration: configuration) }
+        #expect(admitted.count == 5)
+        // 10 events/s: one more token every 100 ms.
+        let early = buckets.admit(client, now: second / 20, configuration: configuration)
+        let refilled = buckets.admit(client, now: second / 10, configuration: configuration)
+        let again = buckets.admit(client, now: second / 10, configuration: configuration)
+        #expect(!early && refilled && !again)
+    }
+
+    @Test func clientsAreIndependent() {
+        var buckets = TokenBuckets()
+        let configuration = TokenBuckets.Configuration(rate: 1, burst: 1)
+        let first = buckets.admit(client, now: 0, configuration: configuration)
+        let second = buckets.admit(client, now: 0, configuration: configuration)
+        let other = buckets.admit(ClientID("c2")!, now: 0, configuration: configuration)
+        #expect(first && !second && other)
+    }
+
+    @Test func idleBucketsAreEvictedAtCapacityWithoutChangingAnswers() {
+        var buckets = TokenBuckets()
+        let configuration = TokenBuckets.Configuration(rate: 1, burst: 2, capacity: 100)
+        for index in 0..<100 { _ = buckets.admit(ClientID("c\(index)")!, now: 0, configuration: configuration) }
+        #expect(buckets.count == 100)
+        // Two seconds later every bucket is full again: a new id evicts them all.
+        let admitted = buckets.admit(ClientID("new")!, now: 2 * second, configuration: configuration)
+        #expect(admitted)
+        #expect(buckets.count == 1)
+    }
+
+    @Test func busyTableFailsOpenAndStaysBounded() {
+        var buckets = TokenBuckets()
+        let configuration = TokenBuckets.Configuration(rate: 1, burst: 2, capacity: 10)
+        let admitted = (0..<1_000).filter { buckets.admit(ClientID("c\($0)")!, now: 0, configuration: configuration) }
+        #expect(admitted.count == 1_000)
+        #expect(buckets.count == 10)
+    }
+
+    @Test func limiterCountsDrops() {
+        let limiter = PublishRateLimiter()
+        let configuration = TokenBuckets.Configuration(rate: 0.001, burst: 3)
+        let admitted = (0..<10).filter { _ in limiter.admit(client, configuration: configuration) }.count
+        #expect(admitted == 3)
+        #expect(limiter.counters.eventsRateLimited == 7)
+    }
+}
