@@ -58,7 +58,7 @@ public struct RelayConfiguration: Sendable {
         ("events.max-size", "64KiB", "Largest event (data plus name) accepted."),
         ("events.rate-limit-per-client", "0", "Events per second each client id may receive from publishers, on average (0: unlimited)."),
         ("events.rate-limit-burst", "<rate>", "Events a client id may receive at once above that rate (at least 1)."),
-        ("events.rate-limit-action", "drop", "What happens to events over the rate: drop (reported as dropped: rate_limited, counted)."),
+        ("events.rate-limit-action", "drop", "Over the rate: drop (reported as dropped: rate_limited, counted) or coalesce (held back, the latest per client id sent when the rate allows)."),
         ("cors.allow-origin", "", "Access-Control-Allow-Origin for streams (empty: none)."),
         ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
         ("log.format", "auto", "auto (journald when stderr is the journal), journald or text."),
@@ -166,6 +166,9 @@ public struct RelayConfiguration: Sendable {
                 }
             ),
             rateLimit: try Self.rateLimit(values),
+            rateLimitAction: try values.value("events.rate-limit-action", default: "drop", PublishRateLimiter.Action.init(rawValue:)) {
+                "must be drop or coalesce"
+            },
             requestTimeout: try values.duration("publish.request-timeout", default: "10s", minimum: .milliseconds(100))
         )
 
@@ -191,9 +194,6 @@ public struct RelayConfiguration: Sendable {
         }
         let burst = try values.value("events.rate-limit-burst", default: "<rate>", { $0 == "<rate>" ? max(1, rate) : Double($0).flatMap { $0 >= 1 && $0.isFinite ? $0 : nil } }) {
             "must be a number of events, 1 or more"
-        }
-        _ = try values.value("events.rate-limit-action", default: "drop", { $0 == "drop" ? $0 : nil }) {
-            "is not supported: the only action is drop (coalescing is not implemented)"
         }
         return rate > 0 ? TokenBuckets.Configuration(rate: rate, burst: burst) : nil
     }

@@ -161,8 +161,14 @@ final class PublishHandler: ChannelInboundHandler {
             respond(context: context, head: head, error: error)
             return
         }
-        if !admitted(publication) {
+        switch admission(publication) {
+        case .admitted:
+            break
+        case .dropped:
             write(context: context, head: head, status: .tooManyRequests, body: ResponseJSON.rateLimited(publication.target, line: nil), contentType: "application/json", close: false)
+            return
+        case .deferred(let replaced):
+            write(context: context, head: head, status: .accepted, body: ResponseJSON.deferred(publication.target, replaced: replaced, line: nil), contentType: "application/json", close: false)
             return
         }
         backend.publish([publication], on: context.eventLoop).assumeIsolated().whenComplete { result in
@@ -228,6 +234,7 @@ final class PublishHandler: ChannelInboundHandler {
             case publication(Int)
             case failed(APIError, line: Int)
             case rateLimited(Target, line: Int)
+            case deferred(Target, replaced: Bool, line: Int)
         }
         var lines: [Line] = []
         var publications: [Publication] = []
@@ -252,8 +259,14 @@ final class PublishHandler: ChannelInboundHandler {
             if line.isEmpty { continue }
             do throws(APIError) {
                 let publication = try bulkEvent(line)
-                guard admitted(publication) else {
+                switch admission(publication) {
+                case .admitted:
+                    break
+                case .dropped:
                     lines.append(.rateLimited(publication.target, line: lineNumber))
+                    continue
+                case .deferred(let replaced):
+                    lines.append(.deferred(publication.target, replaced: replaced, line: lineNumber))
                     continue
                 }
                 publications.append(publication)
@@ -269,6 +282,7 @@ final class PublishHandler: ChannelInboundHandler {
                 case .publication(let index): out += ResponseJSON.report(reports[index])
                 case .failed(let error, let number): out += ResponseJSON.lineError(error, line: number)
                 case .rateLimited(let target, let number): out += ResponseJSON.rateLimited(target, line: number)
+                case .deferred(let target, let replaced, let number): out += ResponseJSON.deferred(target, replaced: replaced, line: number)
                 }
                 out += "\n"
             }
@@ -285,9 +299,9 @@ final class PublishHandler: ChannelInboundHandler {
 
     /// Applies `events.rate-limit-per-client` to client events (topics are not limited: a
     /// topic's publishers are the application itself, not one client's activity).
-    private func admitted(_ publication: Publication) -> Bool {
-        guard let rate = configuration.rateLimit, case .client(let client) = publication.target else { return true }
-        return limiter.admit(client, configuration: rate)
+    private func admission(_ publication: Publication) -> PublishRateLimiter.Admission {
+        guard let rate = configuration.rateLimit, case .client(let client) = publication.target else { return .admitted }
+        return limiter.admit(publication, client: client, configuration: rate, action: configuration.rateLimitAction)
     }
 
     private func bulkEvent(_ line: ByteBufferView) throws(APIError) -> Publication {

@@ -19,6 +19,8 @@ extension PublishServer {
         public var access: PublisherAccess
         /// Per-client-id publish rate; `nil` is unlimited.
         public var rateLimit: TokenBuckets.Configuration?
+        /// What happens to events over `rateLimit`.
+        public var rateLimitAction: PublishRateLimiter.Action = .drop
         /// How long a request may take to arrive completely once it has begun (and how
         /// long a new connection may stay silent): slow or stuck writers are disconnected.
         public var requestTimeout: Duration
@@ -26,8 +28,10 @@ extension PublishServer {
         public init(
             socketPath: String, socketMode: UInt32 = 0o660, socketGroup: UInt32? = nil, maxEventSize: Int = 64 << 10,
             maxBodySize: Int = 16 << 20, maxBatchEvents: Int = 10_000, access: PublisherAccess = PublisherAccess(),
-            rateLimit: TokenBuckets.Configuration? = nil, requestTimeout: Duration = .seconds(10)
+            rateLimit: TokenBuckets.Configuration? = nil, rateLimitAction: PublishRateLimiter.Action = .drop,
+            requestTimeout: Duration = .seconds(10)
         ) {
+            self.rateLimitAction = rateLimitAction
             self.socketPath = socketPath
             self.socketMode = socketMode
             self.socketGroup = socketGroup

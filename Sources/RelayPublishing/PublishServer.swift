@@ -22,14 +22,17 @@ public final class PublishServer: Service {
     private let listener: any Channel
     /// `nil` when systemd owns the socket file (socket activation).
     private let socketFile: UnixSocketFile?
+    /// Sends coalesced events when their client id's rate allows.
+    private let flusher: RepeatedTask
     /// On shutdown: stop accepting, let requests in flight get their answers, then close.
     private let quiescing: ServerQuiescingHelper
     private let logger: Logger
 
     private init(
         configuration: Configuration, live: Live<Configuration>, listener: any Channel, socketFile: UnixSocketFile?,
-        quiescing: ServerQuiescingHelper, counters: PublishCounters, logger: Logger
+        quiescing: ServerQuiescingHelper, counters: PublishCounters, flusher: RepeatedTask, logger: Logger
     ) {
+        self.flusher = flusher
         self.quiescing = quiescing
         self.counters = counters
         self.configuration = configuration
@@ -50,6 +53,7 @@ public final class PublishServer: Service {
     ) async throws -> PublishServer {
         let live = Live(configuration)
         let limiter = PublishRateLimiter(counters: counters)
+        let flusher = Self.startFlushing(limiter, live: live, backend: backend, on: group.next(), logger: logger)
         let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -72,22 +76,48 @@ public final class PublishServer: Service {
             // systemd created the file with its own mode and group (the socket unit).
             let listener = try await bootstrap.withBoundSocket(adoptedSocket).get()
             return PublishServer(
-                configuration: configuration, live: live, listener: listener, socketFile: nil, quiescing: quiescing, counters: counters, logger: logger
+                configuration: configuration, live: live, listener: listener, socketFile: nil, quiescing: quiescing, counters: counters, flusher: flusher, logger: logger
             )
         }
         let socketFile = UnixSocketFile(path: configuration.socketPath)
-        try await socketFile.prepare(group: group)
-        let listener = try await socketFile.bind(mode: configuration.socketMode, group: configuration.socketGroup) { path in
+        let listener: any Channel
+        do {
+            try await socketFile.prepare(group: group)
+            listener = try await socketFile.bind(mode: configuration.socketMode, group: configuration.socketGroup) { path in
             try await bootstrap.bind(unixDomainSocketPath: path).get()
+            }
+        } catch {
+            flusher.cancel()
+            throw error
         }
         return PublishServer(
-            configuration: configuration, live: live, listener: listener, socketFile: socketFile, quiescing: quiescing, counters: counters, logger: logger
+            configuration: configuration, live: live, listener: listener, socketFile: socketFile, quiescing: quiescing, counters: counters, flusher: flusher, logger: logger
         )
     }
 
     /// How long a publisher connection may stay silent between requests; like nginx's
     /// `keepalive_timeout` default, long enough for connection pools to reuse it.
     static let idleTimeout = TimeAmount.seconds(75)
+
+    /// Every 20 ms, sends the held-back (coalesced) events whose client id has a token
+    /// again. Cheap when nothing is held back: one lock and an empty check.
+    private static func startFlushing(
+        _ limiter: PublishRateLimiter, live: Live<Configuration>, backend: any PublishingBackend, on eventLoop: any EventLoop, logger: Logger
+    ) -> RepeatedTask {
+        eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
+            let configuration = live.value
+            let due: [Publication]
+            if let rate = configuration.rateLimit, configuration.rateLimitAction == .coalesce {
+                due = limiter.due(configuration: rate)
+            } else {
+                due = limiter.releaseAll()
+            }
+            guard !due.isEmpty else { return }
+            backend.publish(due, on: eventLoop).whenFailure { error in
+                logger.warning("coalesced events could not be published", metadata: ["error": "\(error)", "events": "\(due.count)"])
+            }
+        }
+    }
 
     public func reconfigure(_ configuration: Configuration) {
         live.replace(with: configuration)
@@ -107,6 +137,7 @@ public final class PublishServer: Service {
             group.cancelAll()
         }
         socketFile?.remove()
+        flusher.cancel()
         logger.info("publish socket closed", metadata: ["socket.path": "\(configuration.socketPath)"])
     }
 }

@@ -47,6 +47,15 @@ enum ResponseJSON {
         return json + "}"
     }
 
+    /// An event the per-client rate limit held back (`coalesce`): it goes out when the rate
+    /// allows unless a newer event for the same client id replaces it first. `replaced`:
+    /// an older held-back event was discarded for this one.
+    static func deferred(_ target: Target, replaced: Bool, line: Int?) -> String {
+        var json = #"{"deferred":"rate_limited","replacedEarlier":"# + String(replaced) + #","client":"# + JSONText.quoted(target.idText)
+        if let line { json += #","line":"# + String(line) }
+        return json + "}"
+    }
+
     static func connections(of client: ClientID, _ connections: [ConnectionInfo]) -> String {
         let items = connections.map { info in
             #"{"node":"# + JSONText.quoted(info.node)

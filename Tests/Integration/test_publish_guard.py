@@ -187,6 +187,27 @@ def test_rate_limit_drops_and_reports_each_event(relay):
         assert r.publish_topic("news", str(i)).status == 200
 
 
+def test_rate_limit_coalesce_sends_the_latest_when_the_rate_allows(relay):
+    r = relay("--rate-limit-per-client", "2", "--config", _write_config(relay, {"events": {"rate-limit-burst": 1, "rate-limit-action": "coalesce"}}))
+    s = r.open_stream("co")
+    reports = r.publish_ndjson([{"client": "co", "data": f"v{i}"} for i in range(4)]).ndjson()
+    assert reports[0]["delivered"] == 1
+    assert [x.get("deferred") for x in reports[1:]] == ["rate_limited"] * 3, reports
+    assert [x["replacedEarlier"] for x in reports[1:]] == [False, True, True]
+    single = r.publish("co", "v4")
+    assert single.status == 202 and single.json()["replacedEarlier"] is True, single
+    # v0 at once, then only the latest (v4) about half a second later; v1..v3 were replaced.
+    assert s.next_event(timeout=5).data == "v0"
+    assert s.next_event(timeout=5).data == "v4"
+    s.expect_no_event(0.7)
+
+
+def test_rate_limit_action_is_validated(relay):
+    r = relay("--config", _write_config(relay, {"events": {"rate-limit-action": "explode"}}), wait_ready=False)
+    assert r.wait_exit() != 0
+    assert "events.rate-limit-action" in r.stderr_text()
+
+
 # -- slow or stuck publishers ----------------------------------------------------------
 
 

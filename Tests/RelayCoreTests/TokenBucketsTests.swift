@@ -53,4 +53,35 @@ import Testing
         #expect(admitted == 3)
         #expect(limiter.counters.eventsRateLimited == 7)
     }
+
+    @Test func coalescingKeepsOnlyTheLatestHeldBackEventAndSendsItWhenTheRateAllows() async throws {
+        let limiter = PublishRateLimiter()
+        let configuration = TokenBuckets.Configuration(rate: 20, burst: 1)  // a token every 50 ms
+        func publication(_ data: String) -> Publication { Publication(target: .client(client), event: Event(data: data)) }
+        #expect(limiter.admit(publication("1"), client: client, configuration: configuration, action: .coalesce) == .admitted)
+        #expect(limiter.admit(publication("2"), client: client, configuration: configuration, action: .coalesce) == .deferred(replaced: false))
+        #expect(limiter.admit(publication("3"), client: client, configuration: configuration, action: .coalesce) == .deferred(replaced: true))
+        #expect(limiter.heldBack == 1)
+        #expect(limiter.counters.eventsRateLimited == 1, "only the replaced event is lost")
+        var sent: [Publication] = []
+        let deadline = ContinuousClock.now + .seconds(5)
+        while sent.isEmpty, ContinuousClock.now < deadline {
+            sent = limiter.due(configuration: configuration)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(sent == [publication("3")])
+        #expect(limiter.heldBack == 0)
+    }
+
+    /// While an event is held back, a newer one must not overtake it even if a token is free.
+    @Test func heldBackEventIsNotOvertaken() {
+        let limiter = PublishRateLimiter()
+        let configuration = TokenBuckets.Configuration(rate: 1000, burst: 1)
+        let first = Publication(target: .client(client), event: Event(data: "a"))
+        _ = limiter.admit(first, client: client, configuration: configuration, action: .coalesce)
+        _ = limiter.admit(first, client: client, configuration: configuration, action: .coalesce)
+        // 1000/s: a token is back within a millisecond, but the held-back event goes first.
+        let later = limiter.admit(Publication(target: .client(client), event: Event(data: "b")), client: client, configuration: configuration, action: .coalesce)
+        #expect(later == .deferred(replaced: true))
+    }
 }
