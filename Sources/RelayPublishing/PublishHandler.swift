@@ -23,6 +23,7 @@ final class PublishHandler: ChannelInboundHandler {
     private let live: Live<PublishServer.Configuration>
     private var configuration: PublishServer.Configuration { live.value }
     private let backend: any PublishingBackend
+    private let metrics: RelayMetrics
     /// Carries the publisher's pid and uid (from the socket's peer credentials) once known.
     private var logger: Logger
     private var state = State.idle
@@ -33,9 +34,10 @@ final class PublishHandler: ChannelInboundHandler {
     /// a pipelining publisher gets many answers per write.
     private var flushScheduled = false
 
-    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, logger: Logger) {
+    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, metrics: RelayMetrics = RelayMetrics(), logger: Logger) {
         self.live = configuration
         self.backend = backend
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -127,6 +129,9 @@ final class PublishHandler: ChannelInboundHandler {
             return
         }
         backend.publish([publication], on: context.eventLoop).assumeIsolated().whenComplete { result in
+            if case .success = result {
+                self.metrics.recordPublished(1, kind: .init(target))
+            }
             self.respond(
                 context: context, head: head,
                 result: result.map { reports in
@@ -221,6 +226,9 @@ final class PublishHandler: ChannelInboundHandler {
             return
         }
         backend.publish(publications, on: context.eventLoop).assumeIsolated().whenComplete { result in
+            if case .success = result {
+                self.metrics.recordPublished(publications.count, kind: .bulk)
+            }
             self.respond(context: context, head: head, result: result.map(reply), contentType: "application/x-ndjson")
         }
     }

@@ -39,6 +39,7 @@ public final class PublishServer: Service {
     public static func bind(
         configuration: Configuration,
         backend: any PublishingBackend,
+        metrics: RelayMetrics = RelayMetrics(),
         adoptedSocket: CInt? = nil,
         group: any EventLoopGroup,
         logger: Logger
@@ -55,7 +56,7 @@ public final class PublishServer: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, metrics: metrics, logger: logger))
                 }
             }
         if let adoptedSocket {
