@@ -50,6 +50,7 @@ extension RelayApplication {
             ("publish.socket", running.publish.socketPath != fresh.publish.socketPath),
             ("publish.socket-mode", running.publish.socketMode != fresh.publish.socketMode),
             ("log.format", running.logFormat != fresh.logFormat),
+            ("metrics.listen", running.metrics != fresh.metrics),
             ("redis/amqp", (running.cluster == nil) != (fresh.cluster == nil)),
         ]
     }
