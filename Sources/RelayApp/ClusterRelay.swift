@@ -21,9 +21,9 @@ public struct ClusterRelay: PublishingBackend {
 
     init(
         hub: Hub<SSEStream>, nodeID: String, store: RedisEventStore, registry: RedisRegistry, forwarder: any EventForwarder,
-        counters: StreamCounters, health: @escaping @Sendable () -> [String: Bool]
+        counters: StreamCounters, drain: DrainSwitch = DrainSwitch(), health: @escaping @Sendable () -> [String: Bool]
     ) {
-        self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters)
+        self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters, drain: drain)
         self.store = store
         self.registry = registry
         self.forwarder = forwarder
@@ -54,9 +54,22 @@ public struct ClusterRelay: PublishingBackend {
         for (index, stamp) in stamps.enumerated() {
             for node in stamp.nodes { perNode[node, default: []].append(index) }
         }
+        let metrics = hub.metrics
         let outcomes = await withTaskGroup(of: (String, ForwardOutcome).self) { group in
             for (node, indices) in perNode {
-                group.addTask { (node, await forwarder.forward(indices.map { events[$0] }, to: node)) }
+                group.addTask {
+                    // The round trip to the broker: publish until its confirm.
+                    let started = ContinuousClock.now
+                    let outcome = await forwarder.forward(indices.map { events[$0] }, to: node)
+                    switch outcome {
+                    case .confirmed, .noRoute:
+                        metrics.amqpRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
+                        if outcome == .confirmed { metrics.forwarded.increment(by: Int64(indices.count)) }
+                    case .unconfirmed, .unavailable:
+                        metrics.amqpErrors.increment()
+                    }
+                    return (node, outcome)
+                }
             }
             var outcomes: [String: ForwardOutcome] = [:]
             for await (node, outcome) in group { outcomes[node] = outcome }
@@ -86,6 +99,7 @@ public struct ClusterRelay: PublishingBackend {
 
     /// Events other nodes forwarded here: straight to the local subscribers.
     static func receive(_ events: [ForwardedEvent], into hub: Hub<SSEStream>) {
+        hub.metrics.received.increment(by: Int64(events.count))
         _ = hub.deliver(events)
     }
 }

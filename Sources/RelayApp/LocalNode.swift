@@ -7,6 +7,7 @@ struct LocalNode: Sendable {
     let hub: Hub<SSEStream>
     let nodeID: String
     let counters: StreamCounters
+    let drain: DrainSwitch
     let startedAt: ContinuousClock.Instant = .now
 
     func connections(of client: ClientID) -> [ConnectionInfo] {
@@ -24,7 +25,7 @@ struct LocalNode: Sendable {
         NodeStatus(
             node: nodeID, mode: mode, version: RelayVersion.current,
             uptimeSeconds: Int(startedAt.duration(to: .now).components.seconds),
-            statistics: hub.statistics, backends: backends, closes: counters.closes
+            statistics: hub.statistics, backends: backends, closes: counters.closes, draining: drain.isDraining
         )
     }
 }

@@ -53,6 +53,7 @@ extension RelayApplication {
             ("publish.socket-group", running.publish.socketGroup != fresh.publish.socketGroup),
             ("http.request-timeout", running.sse.requestTimeout != fresh.sse.requestTimeout),
             ("log.format", running.logFormat != fresh.logFormat),
+            ("metrics.listen", running.metrics != fresh.metrics),
             ("redis/amqp", (running.cluster == nil) != (fresh.cluster == nil)),
         ]
     }

@@ -48,25 +48,39 @@ public struct RelayApplication {
 
     private func runStandalone(onReady: @Sendable (SocketAddress) -> Void) async throws {
         let epoch = UInt64(Date().timeIntervalSince1970 * 1000)
-        let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch)
+        let (metrics, registry) = MetricsExporter.make(nodeID: configuration.nodeID, enabled: configuration.metrics != nil, cluster: false)
+        let drain = DrainSwitch()
+        let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch, metrics: metrics)
         let counters = StreamCounters()
-        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters)
-        let (sseServer, publishServer) = try await bindListeners(
-            hub: hub, replaySource: nil, counters: counters, backend: backend, beforeDrain: {}
+        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters, drain: drain)
+        let exporter = MetricsExporter(metrics: metrics, registry: registry) { backend.local.status(mode: "standalone") }
+        let nodeID = configuration.nodeID
+        let advertised = "\(configuration.sse.host):\(configuration.sse.port)"
+        let sampler = StatusSampler {
+            let status = exporter.status()
+            let node = StatusSampler.NodeSummary(id: nodeID, address: advertised, connections: status.statistics.connections, version: status.version)
+            return .init(status: status, totals: metrics.snapshotTotals, nodes: [node])
+        }
+        let (sseServer, publishServer, metricsServer) = try await bindListeners(
+            hub: hub, replaySource: nil, counters: counters, backend: backend, drain: drain, exporter: exporter, sampler: sampler, beforeDrain: {}
         )
         let supervision = makeSupervision(probes: [], sseServer: sseServer, publishServer: publishServer, hub: hub) {
             "standalone, \(hub.statistics.connections) connections"
         }
-        logStarted(sseServer, mode: "standalone")
+        logStarted(sseServer, mode: "standalone", metricsServer: metricsServer)
         supervision.ready()
         onReady(sseServer.localAddress)
-        try await runServices([supervision, sseServer, publishServer])
+        let exporting: [any Service] = metricsServer.map { [$0, sampler] } ?? []
+        let services: [any Service] = [supervision] + exporting + [sseServer, publishServer]
+        try await runServices(services)
     }
 
     private func runCluster(_ cluster: RelayConfiguration.Cluster, onReady: @Sendable (SocketAddress) -> Void) async throws {
         let nodeID = configuration.nodeID
+        let (metrics, prometheus) = MetricsExporter.make(nodeID: nodeID, enabled: configuration.metrics != nil, cluster: true)
+        let drain = DrainSwitch()
         let registryHandle = LateBound<RedisRegistry>()
-        let redis = RedisClient(configuration: cluster.redis, logger: logger) {
+        let redis = RedisClient(configuration: cluster.redis, logger: logger, metrics: metrics) {
             // After any (re)connection, re-announce everything this node holds.
             registryHandle.value?.refreshSoon()
         }
@@ -81,7 +95,7 @@ public struct RelayApplication {
         )
         registryHandle.value = registry
         // The shared history replaces the hub's own window in cluster mode.
-        let hub = Hub<SSEStream>(history: .init(eventsPerStream: 0), epoch: 0, membershipChanged: { registry.changed($0) })
+        let hub = Hub<SSEStream>(history: .init(eventsPerStream: 0), epoch: 0, membershipChanged: { registry.changed($0) }, metrics: metrics)
         let store = RedisEventStore(
             client: redis,
             configuration: .init(nodeID: nodeID, historySize: configuration.history.eventsPerStream, historyAge: configuration.history.maxAge)
@@ -106,12 +120,24 @@ public struct RelayApplication {
         }
         let counters = StreamCounters()
         let backend = ClusterRelay(
-            hub: hub, nodeID: nodeID, store: store, registry: registry, forwarder: forwarder, counters: counters,
+            hub: hub, nodeID: nodeID, store: store, registry: registry, forwarder: forwarder, counters: counters, drain: drain,
             health: { ["redis": redis.isConnected, "amqp": forwarder.isConnected && consumer.isConnected] }
         )
-        let listeners: (SSEServer, PublishServer)
+        let exporter = MetricsExporter(metrics: metrics, registry: prometheus) { backend.local.status(mode: "cluster", backends: backend.health()) }
+        let amqpWatch = ReconnectWatch(counter: metrics.amqpReconnects)
+        let sampler = StatusSampler {
+            let status = exporter.status()
+            amqpWatch.observe(up: status.backends["amqp"] ?? false)
+            let nodes = ((try? await registry.nodes()) ?? []).map {
+                StatusSampler.NodeSummary(id: $0.id, address: $0.address, connections: $0.connections, version: $0.version)
+            }
+            return .init(status: status, totals: metrics.snapshotTotals, nodes: nodes)
+        }
+        let listeners: (SSEServer, PublishServer, MetricsServer?)
         do {
-            listeners = try await bindListeners(hub: hub, replaySource: store, counters: counters, backend: backend) {
+            listeners = try await bindListeners(
+                hub: hub, replaySource: store, counters: counters, backend: backend, drain: drain, exporter: exporter, sampler: sampler
+            ) {
                 // Draining: other nodes must stop routing here while browsers move away.
                 await registry.leave()
             }
@@ -130,18 +156,21 @@ public struct RelayApplication {
             return "cluster node \(nodeID), \(hub.statistics.connections) connections"
                 + (degraded.isEmpty ? "" : ", degraded: " + degraded.joined(separator: ", "))
         }
-        logStarted(listeners.0, mode: "cluster")
+        logStarted(listeners.0, mode: "cluster", metricsServer: listeners.2)
         supervision.ready()
         onReady(listeners.0.localAddress)
-        try await runServices([supervision, backends, listeners.0, listeners.1])
+        let exporting: [any Service] = listeners.2.map { [$0, sampler] } ?? []
+        let services: [any Service] = [supervision] + exporting + [backends, listeners.0, listeners.1]
+        try await runServices(services)
     }
 
-    /// Binds both listeners, or adopts the sockets systemd passed (socket activation, by
-    /// `FileDescriptorName=` `http` and `publish`).
+    /// Binds the listeners, or adopts the sockets systemd passed (socket activation, by
+    /// `FileDescriptorName=` `http`, `publish` and `metrics`).
     private func bindListeners(
         hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, backend: any PublishingBackend,
+        drain: DrainSwitch, exporter: MetricsExporter, sampler: StatusSampler,
         beforeDrain: @escaping @Sendable () async -> Void
-    ) async throws -> (SSEServer, PublishServer) {
+    ) async throws -> (SSEServer, PublishServer, MetricsServer?) {
         let group = MultiThreadedEventLoopGroup.singleton
         let activated = SocketActivation.listeners()
         if !activated.isEmpty {
@@ -153,6 +182,8 @@ public struct RelayApplication {
             configuration: configuration.sse, hub: hub, replaySource: replaySource, counters: counters,
             adoptedSocket: activated["http"],
             beforeDrain: {
+                // Readiness turns false first, so load balancers stop sending browsers here.
+                drain.engage()
                 _ = notifier?.stopping(status: "draining")
                 // The drain may outlast the unit's stop timeout: ask for what it needs.
                 _ = notifier?.extendTimeout(drainPeriod + .seconds(15))
@@ -161,23 +192,40 @@ public struct RelayApplication {
             group: group, logger: logger
         )
         do {
+            var metricsServer: MetricsServer?
+            if let metricsConfiguration = configuration.metrics {
+                let routes = MetricsRoutes(
+                    scrape: exporter.scrape, notReadyReasons: { exporter.status().notReadyReasons }, sampler: sampler, group: group
+                )
+                do {
+                    metricsServer = try await MetricsServer.bind(
+                        configuration: metricsConfiguration, routes: routes, adoptedSocket: activated["metrics"], group: group, logger: logger
+                    )
+                } catch {
+                    throw ConfigurationError(
+                        key: "metrics.listen", problem: "cannot listen on \(metricsConfiguration.host):\(metricsConfiguration.port): \(error)"
+                    )
+                }
+            }
             let publishServer = try await PublishServer.bind(
-                configuration: configuration.publish, backend: backend, adoptedSocket: activated["publish"], group: group, logger: logger
+                configuration: configuration.publish, backend: backend, metrics: hub.metrics, adoptedSocket: activated["publish"],
+                group: group, logger: logger
             )
-            return (sseServer, publishServer)
+            return (sseServer, publishServer, metricsServer)
         } catch {
             try? await sseServer.closeAllStreams(reason: .drain)
             throw error
         }
     }
 
-    private func logStarted(_ sseServer: SSEServer, mode: String) {
+    private func logStarted(_ sseServer: SSEServer, mode: String, metricsServer: MetricsServer?) {
         logger.info(
             "sse-relay started",
             metadata: [
                 "node.id": "\(configuration.nodeID)", "mode": "\(mode)",
                 "listen": "\(sseServer.localAddress.ipAddress ?? "?"):\(sseServer.localAddress.port ?? 0)",
                 "socket.path": "\(configuration.publish.socketPath)",
+                "metrics.listen": "\(metricsServer.map { "\($0.localAddress.ipAddress ?? "?"):\($0.localAddress.port ?? 0)" } ?? "off")",
             ]
         )
     }

@@ -18,6 +18,8 @@ public struct RelayConfiguration: Sendable {
     /// On SIGTERM, streams are closed spread over this period so reconnects do not stampede
     /// the other nodes.
     public var drainPeriod: Duration
+    /// The metrics, health and status port; `nil` when disabled (`metrics.listen` empty or `off`).
+    public var metrics: MetricsServer.Configuration?
     /// Set when both Redis and RabbitMQ are configured; `nil` runs standalone.
     public var cluster: Cluster?
 
@@ -63,6 +65,7 @@ public struct RelayConfiguration: Sendable {
         ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
         ("log.format", "auto", "auto (journald when stderr is the journal), journald or text."),
         ("drain.period", "10s", "On SIGTERM, streams are closed spread over this period (browsers reconnect elsewhere)."),
+        ("metrics.listen", "127.0.0.1:9464", "Prometheus /metrics, /healthz, /readyz and the status page, HOST:PORT (empty or off: disabled)."),
         ("redis.url", "", "Cluster mode: redis://[user[:password]@]host[:port][/db]."),
         ("redis.sentinels", "", "Cluster mode through Sentinel: host:port[,host:port...] (instead of the URL's host)."),
         ("redis.master-name", "", "The Sentinel master name."),
@@ -185,6 +188,12 @@ public struct RelayConfiguration: Sendable {
         }
         drainPeriod = try values.duration("drain.period", default: "10s", minimum: .zero)
         sse.drainPeriod = drainPeriod
+        metrics = try values.value("metrics.listen", default: "127.0.0.1:9464", { text -> MetricsServer.Configuration?? in
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.lowercased() == "off" { return .some(nil) }
+            guard let address = ValueParsers.hostPort(trimmed) else { return .none }
+            return .some(MetricsServer.Configuration(host: address.host, port: address.port))
+        }) { "must be HOST:PORT, [IPv6]:PORT, :PORT, or off" }
         cluster = try Self.cluster(values, listen: listen, environment: values.environment)
     }
 

@@ -13,8 +13,8 @@ public struct StandaloneRelay: PublishingBackend {
     var hub: Hub<SSEStream> { local.hub }
     var nodeID: String { local.nodeID }
 
-    public init(hub: Hub<SSEStream>, nodeID: String, counters: StreamCounters) {
-        self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters)
+    public init(hub: Hub<SSEStream>, nodeID: String, counters: StreamCounters, drain: DrainSwitch = DrainSwitch()) {
+        self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters, drain: drain)
     }
 
     public func publish(_ publications: [Publication], on eventLoop: any EventLoop) -> EventLoopFuture<[DeliveryReport]> {

@@ -42,6 +42,8 @@ public final class Hub<S: Subscriber>: Sendable {
     /// last local connection; a cluster registry re-reads ``holds(_:)`` to act on it, so
     /// the order in which notifications from different threads arrive does not matter.
     private let membershipChanged: @Sendable (MembershipChange) -> Void
+    /// Counts frames queued to local streams, once per call.
+    public let metrics: RelayMetrics
 
     /// - Parameters:
     ///   - epoch: unique per history; standalone uses the start time in milliseconds.
@@ -50,8 +52,10 @@ public final class Hub<S: Subscriber>: Sendable {
         history: ReplayWindow.Configuration,
         epoch: UInt64,
         now: @escaping @Sendable () -> UInt64 = { NIODeadline.now().uptimeNanoseconds },
-        membershipChanged: @escaping @Sendable (MembershipChange) -> Void = { _ in }
+        membershipChanged: @escaping @Sendable (MembershipChange) -> Void = { _ in },
+        metrics: RelayMetrics = RelayMetrics()
     ) {
+        self.metrics = metrics
         self.epoch = epoch
         self.now = now
         self.membershipChanged = membershipChanged
@@ -110,7 +114,7 @@ public final class Hub<S: Subscriber>: Sendable {
     /// Queues events that already have ids (stamped by the cluster's shared history) to the
     /// local subscribers of their targets. Returns how many connections each went to.
     public func deliver(_ events: [ForwardedEvent]) -> [Int] {
-        state.withLock { state in
+        let counts = state.withLock { state in
             var batches = Batches()
             var counts: [Int] = []
             counts.reserveCapacity(events.count)
@@ -120,6 +124,8 @@ public final class Hub<S: Subscriber>: Sendable {
             batches.flush()
             return counts
         }
+        metrics.recordDelivered(counts.reduce(0, +))
+        return counts
     }
 
     /// Whether this node holds a connection for `client` (the registry's source of truth).
@@ -135,7 +141,7 @@ public final class Hub<S: Subscriber>: Sendable {
     /// subscriber, in order. Publications are already validated.
     public func publish(_ publications: [Publication]) -> [Receipt] {
         let now = self.now()
-        return state.withLock { state in
+        let receipts = state.withLock { state in
             var receipts: [Receipt] = []
             receipts.reserveCapacity(publications.count)
             var batches = Batches()
@@ -157,6 +163,8 @@ public final class Hub<S: Subscriber>: Sendable {
             batches.flush()
             return receipts
         }
+        metrics.recordDelivered(receipts.reduce(0) { $0 + $1.delivered })
+        return receipts
     }
 
     public func subscribers(of client: ClientID) -> [S] {

@@ -71,11 +71,14 @@ public struct NodeStatus: Sendable, Equatable {
     public var backends: [String: Bool]
     /// Streams ended since start, by reason (slow consumers among them).
     public var closes: [CloseReason: Int]
+    /// Set once the node started draining (SIGTERM, `sse-relay drain`).
+    public var draining: Bool
 
     public init(
         node: String, mode: String, version: String, uptimeSeconds: Int, statistics: HubStatistics,
-        backends: [String: Bool] = [:], closes: [CloseReason: Int] = [:]
+        backends: [String: Bool] = [:], closes: [CloseReason: Int] = [:], draining: Bool = false
     ) {
+        self.draining = draining
         self.node = node
         self.mode = mode
         self.version = version
@@ -83,5 +86,18 @@ public struct NodeStatus: Sendable, Equatable {
         self.statistics = statistics
         self.backends = backends
         self.closes = closes
+    }
+}
+
+extension NodeStatus {
+    /// Why a load balancer should not send browsers here now (empty: ready): the node is
+    /// draining, or a configured backend is down (its streams would miss other nodes' events).
+    public var notReadyReasons: [String] {
+        var reasons: [String] = []
+        if draining { reasons.append("draining") }
+        for (name, up) in backends.sorted(by: { $0.key < $1.key }) where !up {
+            reasons.append("\(name) down")
+        }
+        return reasons
     }
 }

@@ -24,6 +24,7 @@ final class PublishHandler: ChannelInboundHandler {
     private var configuration: PublishServer.Configuration { live.value }
     private let backend: any PublishingBackend
     private let limiter: PublishRateLimiter
+    private let metrics: RelayMetrics
     /// Carries the publisher's pid and uid (from the socket's peer credentials) once known.
     private var logger: Logger
     private var state = State.idle
@@ -38,10 +39,11 @@ final class PublishHandler: ChannelInboundHandler {
     /// Its supplementary groups, read once per connection and only when access rules need them.
     private var supplementaryGroups: [UInt32]?
 
-    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, limiter: PublishRateLimiter, logger: Logger) {
+    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, limiter: PublishRateLimiter, metrics: RelayMetrics = RelayMetrics(), logger: Logger) {
         self.live = configuration
         self.backend = backend
         self.limiter = limiter
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -172,6 +174,9 @@ final class PublishHandler: ChannelInboundHandler {
             return
         }
         backend.publish([publication], on: context.eventLoop).assumeIsolated().whenComplete { result in
+            if case .success = result {
+                self.metrics.recordPublished(1, kind: .init(target))
+            }
             self.respond(
                 context: context, head: head,
                 result: result.map { reports in
@@ -293,6 +298,9 @@ final class PublishHandler: ChannelInboundHandler {
             return
         }
         backend.publish(publications, on: context.eventLoop).assumeIsolated().whenComplete { result in
+            if case .success = result {
+                self.metrics.recordPublished(publications.count, kind: .bulk)
+            }
             self.respond(context: context, head: head, result: result.map(reply), contentType: "application/x-ndjson")
         }
     }

@@ -46,6 +46,7 @@ public final class PublishServer: Service {
     public static func bind(
         configuration: Configuration,
         backend: any PublishingBackend,
+        metrics: RelayMetrics = RelayMetrics(),
         adoptedSocket: CInt? = nil,
         counters: PublishCounters = PublishCounters(),
         group: any EventLoopGroup,
@@ -69,7 +70,7 @@ public final class PublishServer: Service {
                     try channel.pipeline.syncOperations.addHandler(timeout.byteWatcher)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
                     try channel.pipeline.syncOperations.addHandler(timeout.partWatcher)
-                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, limiter: limiter, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, limiter: limiter, metrics: metrics, logger: logger))
                 }
             }
         if let adoptedSocket {

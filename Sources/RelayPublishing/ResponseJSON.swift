@@ -82,6 +82,9 @@ enum ResponseJSON {
             + #","history":{"events":"# + String(stats.historyEvents) + #","bytes":"# + String(stats.historyBytes) + "}"
             + #","closed":{"# + status.closes.sorted { $0.key.rawValue < $1.key.rawValue }.map { #"""# + $0.key.rawValue + #"":"# + String($0.value) }.joined(separator: ",") + "}"
             + #","backends":{"# + status.backends.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + ($0.value ? #""up""# : #""down""#) }.joined(separator: ",") + "}"
+            + #","ready":"# + (status.notReadyReasons.isEmpty ? "true" : "false")
+            + #","draining":"# + (status.draining ? "true" : "false")
+            + #","notReady":["# + status.notReadyReasons.map(JSONText.quoted).joined(separator: ",") + "]"
             + #","lastEventId":""# + stats.lastEventID.description + #""}"#
     }
 

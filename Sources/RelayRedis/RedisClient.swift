@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import RelayCore
 import Synchronization
 
 /// A Redis connection served by a thread of its own.
@@ -32,9 +33,15 @@ public final class RedisClient: Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     /// Runs on the worker thread after every (re)connection, e.g. to re-register.
     private let onConnect: @Sendable () -> Void
+    /// Round trips (one per pipelined batch), errors and reconnects.
+    private let metrics: RelayMetrics
 
-    public init(configuration: RedisConfiguration, logger: Logger, onConnect: @escaping @Sendable () -> Void = {}) {
+    public init(
+        configuration: RedisConfiguration, logger: Logger, metrics: RelayMetrics = RelayMetrics(),
+        onConnect: @escaping @Sendable () -> Void = {}
+    ) {
         self.configuration = configuration
+        self.metrics = metrics
         self.logger = logger
         self.onConnect = onConnect
     }
@@ -92,6 +99,7 @@ public final class RedisClient: Sendable {
     private func work() {
         var connection: HiredisContext?
         var backoff: Duration = .milliseconds(100)
+        var everConnected = false
         while state.withLock({ $0.running }) {
             if connection == nil {
                 do {
@@ -99,6 +107,8 @@ public final class RedisClient: Sendable {
                     state.withLock { $0.connected = true }
                     logger.notice("Redis connected", metadata: ["redis.endpoint": "\(configuration.endpointDescription)"])
                     backoff = .milliseconds(100)
+                    if everConnected { metrics.redisReconnects.increment() }
+                    everConnected = true
                     onConnect()
                 } catch {
                     let wasConnected = state.withLock { state in
@@ -109,6 +119,7 @@ public final class RedisClient: Sendable {
                         return state.connected
                     }
                     if wasConnected { logger.warning("Redis unreachable", metadata: ["error": "\(error)"]) }
+                    metrics.redisErrors.increment()
                     _ = wakeup.wait(timeout: .now() + .milliseconds(Int(backoff.milliseconds)))
                     backoff = min(backoff * 2, .seconds(5))
                     wakeups.add(1, ordering: .relaxed)
@@ -123,7 +134,9 @@ public final class RedisClient: Sendable {
             }
             guard !batch.isEmpty, let active = connection else { continue }
             do {
+                let started = ContinuousClock.now
                 let replies = try active.pipeline(batch.flatMap(\.commands))
+                metrics.redisRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
                 var offset = 0
                 var lostMaster = false
                 for request in batch {
@@ -144,6 +157,7 @@ public final class RedisClient: Sendable {
                     state.connected = false
                     state.lastError = "\(error)"
                 }
+                metrics.redisErrors.increment()
                 logger.warning("Redis connection lost", metadata: ["error": "\(error)"])
                 for request in batch { request.continuation.resume(throwing: error) }
             }

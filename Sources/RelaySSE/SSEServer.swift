@@ -50,7 +50,7 @@ public final class SSEServer: Service {
         var loopsByID: [ObjectIdentifier: StreamLoop] = [:]
         var loops: [StreamLoop] = []
         for eventLoop in group.makeIterator() {
-            let loop = StreamLoop(eventLoop: eventLoop)
+            let loop = StreamLoop(eventLoop: eventLoop, metrics: hub.metrics)
             loopsByID[ObjectIdentifier(eventLoop)] = loop
             loops.append(loop)
         }

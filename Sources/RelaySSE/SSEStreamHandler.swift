@@ -42,6 +42,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var hub: Hub<SSEStream> { environment.hub }
     private var replaySource: (any ReplaySource)? { environment.replaySource }
     private var counters: StreamCounters { environment.counters }
+    private var metrics: RelayMetrics { environment.hub.metrics }
     private var logger: Logger { environment.logger }
 
     private var state = State.awaitingHead
@@ -198,6 +199,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         }
 
         state = .streaming
+        metrics.recordConnect()
         let lastEventID = request.lastEventID.flatMap { $0.isEmpty ? nil : $0 }
         loop.register(self)
         openedAt = .now()
@@ -264,6 +266,8 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     private func logOpened(_ request: SSERequest, lastEventID: String?, replayed: Int, reset: String?) {
+        if replayed > 0 { metrics.replayed.increment(by: Int64(replayed)) }
+        if let reset { metrics.recordReset(reason: reset) }
         var metadata = streamMetadata
         if !request.topics.isEmpty { metadata["topics"] = "\(request.topics.map(\.rawValue).joined(separator: ","))" }
         if let lastEventID { metadata["last_event.id"] = "\(lastEventID.prefix(64))" }
@@ -347,6 +351,14 @@ final class SSEStreamHandler: ChannelInboundHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// Bytes held for this stream: the relay's backlog plus what NIO has not yet written to
+    /// the socket. `nil` when the stream is not open.
+    var bufferedBytes: Int? {
+        guard case .streaming = state else { return nil }
+        let unwritten = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        return backlogBytes + unwritten
+    }
+
     /// Called by the loop's sweep.
     func tick(now: NIODeadline) {
         guard case .streaming = state else { return }
@@ -387,6 +399,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private func teardown(reason: CloseReason) {
         state = .closed
         counters.recordClose(reason)
+        metrics.recordDisconnect(reason)
         var metadata = streamMetadata
         if let stream {
             hub.close(stream)

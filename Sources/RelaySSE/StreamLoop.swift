@@ -16,17 +16,25 @@ final class StreamLoop: Sendable {
     final class Streams {
         var open: [ObjectIdentifier: SSEStreamHandler] = [:]
         var sweep: RepeatedTask?
+        var nextBufferSample = NIODeadline.now()
     }
+
+    /// How often the sweep samples every stream's buffer for `sse_relay_stream_buffer_bytes`:
+    /// often enough to see a backlog build, rare enough to cost nothing with 10,000 streams.
+    private static let bufferSampleInterval = TimeAmount.seconds(5)
+    private let metrics: RelayMetrics
 
     /// Frames waiting for this loop, and whether a drain is already scheduled. Publishes
     /// that arrive while the loop is busy join the same drain: one task and one flush per
     /// stream for all of them, instead of a wake-up per publish.
     private final class Pending: Sendable {
-        let state = Mutex<(deliveries: [Delivery<SSEStream>], scheduled: Bool)>(([], false))
+        /// `since`: when the first of the waiting frames was queued (for the latency metric).
+        let state = Mutex<(deliveries: [Delivery<SSEStream>], scheduled: Bool, since: NIODeadline)>(([], false, .distantPast))
     }
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, metrics: RelayMetrics = RelayMetrics()) {
         self.eventLoop = eventLoop
+        self.metrics = metrics
         self.streams = NIOLoopBoundBox.makeBoxSendingValue(Streams(), eventLoop: eventLoop)
         let pending = Pending()
         self.queue = DeliveryQueue { batch in
@@ -34,15 +42,19 @@ final class StreamLoop: Sendable {
             let schedule = pending.state.withLock { pending in
                 pending.deliveries.append(contentsOf: batch)
                 defer { pending.scheduled = true }
+                if !pending.scheduled { pending.since = .now() }
                 return !pending.scheduled
             }
             guard schedule else { return }
             eventLoop.execute {
-                let batch = pending.state.withLock { pending in
+                let (batch, since) = pending.state.withLock { pending in
                     pending.scheduled = false
-                    return pending.deliveries.take()
+                    return (pending.deliveries.take(), pending.since)
                 }
                 Self.write(batch)
+                // One sample per drain, for its oldest frame: the cost stays per wake-up,
+                // not per event.
+                metrics.publishToWrite.recordNanoseconds((NIODeadline.now() - since).nanoseconds)
             }
         }
     }
@@ -76,10 +88,16 @@ final class StreamLoop: Sendable {
     func start(tick: TimeAmount) {
         let streams = self.streams
         eventLoop.execute {
+            let metrics = self.metrics
             streams.value.sweep = self.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
                 let now = NIODeadline.now()
+                let sampling = now >= streams.value.nextBufferSample
+                if sampling { streams.value.nextBufferSample = now + Self.bufferSampleInterval }
                 for handler in streams.value.open.values {
                     handler.tick(now: now)
+                    if sampling, let bytes = handler.bufferedBytes {
+                        metrics.streamBufferBytes.record(bytes)
+                    }
                 }
             }
         }

@@ -62,6 +62,8 @@ struct Serve: AsyncParsableCommand {
     var logFormat: String?
     @Option(help: "On SIGTERM, close streams spread over this period (default 10s).")
     var drainPeriod: String?
+    @Option(help: "Metrics, health and status page address, HOST:PORT, or off (default 127.0.0.1:9464).")
+    var metricsListen: String?
     @Option(help: "Cluster mode: redis://[user[:password]@]host[:port][/db] (needs --amqp too).")
     var redis: String?
     @Option(help: "Cluster mode through Redis Sentinel: host:port[,host:port...] (with --redis-master-name).")
@@ -91,6 +93,7 @@ struct Serve: AsyncParsableCommand {
             "stream.buffer-limit": bufferLimit, "events.max-size": maxEventSize,
             "publish.max-body-size": maxBodySize, "stream.retry": retry,
             "cors.allow-origin": allowOrigin, "log.level": logLevel, "log.format": logFormat, "drain.period": drainPeriod,
+            "metrics.listen": metricsListen,
             "redis.url": redis, "redis.sentinels": redisSentinels, "redis.master-name": redisMasterName,
             "redis.key-prefix": redisKeyPrefix, "amqp.url": amqp, "cluster.advertise": advertise,
             "cluster.heartbeat": heartbeat, "cluster.ttl": registryTtl, "cluster.startup-timeout": startupTimeout,

@@ -463,6 +463,7 @@ class Relay:
         self.socket_path = socket_path
         self.workdir = workdir
         self.node_id = node_id
+        self.metrics_port: int | None = None
         self.stderr_path = os.path.join(workdir, "relay.stderr")
         self.stdout_path = os.path.join(workdir, "relay.stdout")
         self.streams: list[SSEStream] = []
@@ -614,6 +615,17 @@ class Relay:
         assert r.status == 200, f"health: {r!r}"
         return r.json()
 
+    def metrics_request(self, path: str, timeout: float = 10.0) -> Response:
+        """GET on the metrics port (``/metrics``, ``/healthz``, ``/readyz``, ``/status``)."""
+        assert self.metrics_port, "this relay was started without a known metrics port"
+        conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return Response(resp.status, resp.headers, resp.read())
+        finally:
+            conn.close()
+
     # -- subscriber side (TCP) ------------------------------------------------------
 
     def stream(self, client: str, topics: Iterable[str] = (), last_event_id: str | None = None,
@@ -696,7 +708,8 @@ class RelayFactory:
     def __call__(self, *flags: str, env: dict | None = None, default_listen: bool = True,
                  default_socket: bool = True, port: int | None = None,
                  socket_path: str | None = None, node_id: str | None = None,
-                 wait_ready: bool = True, command: str = "serve") -> Relay:
+                 wait_ready: bool = True, command: str = "serve",
+                 metrics_port: int | None = None) -> Relay:
         """Starts ``sse-relay serve --listen 127.0.0.1:PORT --publish-socket PATH *flags``.
 
         ``default_listen`` / ``default_socket`` False leave those flags out (for config-file
@@ -712,12 +725,17 @@ class RelayFactory:
             args += ["--publish-socket", socket_path]
         if node_id is not None:
             args += ["--node-id", node_id]
+        if command == "serve" and "--metrics-listen" not in flags:
+            # The default metrics port would collide between relays run side by side.
+            metrics_port = metrics_port or free_port()
+            args += ["--metrics-listen", f"127.0.0.1:{metrics_port}"]
         if command == "serve" and "--drain-period" not in flags:
             # Streams a test leaves open would otherwise drain for the default 10 s at stop.
             args += ["--drain-period", "200ms"]
         args += list(flags)
         relay = Relay(args, port=port, socket_path=socket_path, workdir=workdir, env=env,
                       node_id=node_id)
+        relay.metrics_port = metrics_port
         self.relays.append(relay)
         self.item._relays = getattr(self.item, "_relays", []) + [relay]
         if wait_ready:

@@ -78,7 +78,8 @@ class NamespacedRelay:
         self.port = free_port()
         self.socket_path = os.path.join(workdir, "publish.sock")
         self.args = ["serve", "--listen", f"127.0.0.1:{self.port}",
-                     "--publish-socket", self.socket_path, "--log-format", "journald", *flags]
+                     "--publish-socket", self.socket_path, "--log-format", "journald",
+                     "--metrics-listen", f"127.0.0.1:{free_port()}", *flags]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("SSE_RELAY_") and k not in ("JOURNAL_STREAM", "NOTIFY_SOCKET")}
         env.update(WORKDIR=workdir, RELAY_BIN=RELAY_BIN, JOURNALD=JOURNALD)

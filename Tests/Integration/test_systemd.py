@@ -67,7 +67,9 @@ class NotifySocket:
 def start(args: list[str], env: dict, *, wrapper: list[str] | None = None) -> subprocess.Popen:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("SSE_RELAY_", "WATCHDOG_", "LISTEN_"))}
     full.update(env)
-    return subprocess.Popen([*(wrapper or []), RELAY_BIN, "serve", "--drain-period", "500ms", *args], env=full,
+    # A free metrics port: the default one would collide between relays run side by side.
+    metrics = [] if "--metrics-listen" in args else ["--metrics-listen", f"127.0.0.1:{free_port()}"]
+    return subprocess.Popen([*(wrapper or []), RELAY_BIN, "serve", "--drain-period", "500ms", *metrics, *args], env=full,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
