@@ -99,8 +99,7 @@ for pkg in gcc redis-server rabbitmq-server curl; do dpkg -s "$pkg" >/dev/null 2
 if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
 fi
-# The packaged services are not what we measure.
-for service in nginx pushpin; do systemctl stop "$service" >/dev/null 2>&1 || true; done
+# The packaged services (if running) are left alone: everything here uses its own ports.
 
 log "build (release)"
 (cd "$root" && swift build -c release --scratch-path .build-bench --product sse-relay-bench \
