@@ -6,15 +6,28 @@ import NIOPosix
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sse-relay-bench",
-        abstract: "Load generator for a running sse-relay: opens SSE connections, publishes, prints figures.",
+        abstract: "Load generator for a running sse-relay (or nginx+nchan, Pushpin): opens SSE connections, publishes, prints figures.",
         discussion: """
-            Runs against an already-running relay. Scenarios: idle (connect and measure RSS), \
-            targeted-rate, targeted-max, bulk, broadcast; all of them in sequence by default.
+            Runs against an already-running server. Scenarios: idle (connect and measure memory), \
+            targeted-rate, targeted-max, bulk, broadcast, churn; all of them in sequence by default. \
+            Tests/bench/suite.sh starts the servers and runs it against each.
             """
     )
 
-    @Option(help: "The relay's SSE listener, http://IP:PORT.")
+    @Option(help: "The server under test: relay, nchan (nginx) or pushpin.")
+    var target = Target.relay
+
+    @Option(help: "The server's SSE listener, http://IP:PORT.")
     var url = "http://127.0.0.1:18080"
+
+    @Option(help: "nchan/Pushpin: their HTTP publish endpoint, http://IP:PORT (the relay publishes over --socket).")
+    var publishURL: String?
+
+    @Option(help: "Another process of the server (nginx workers, Pushpin's processes); memory and CPU are summed over all.")
+    var serverPid: [Int32] = []
+
+    @Option(help: "Churn scenario: connections being closed and reopened at once.")
+    var churnWorkers = 100
 
     @Option(help: "Number of SSE connections.")
     var connections = 10_000
@@ -22,7 +35,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Event loop threads for the benchmark (keep a core for the relay).")
     var threads = 1
 
-    @Option(help: "The relay's pid, for RSS and CPU from /proc.")
+    @Option(help: "The relay's pid, for memory and CPU from /proc.")
     var relayPid: Int32?
 
     @Option(help: "The relay's publish API Unix socket.")
@@ -99,10 +112,26 @@ struct Bench: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
-        let scenarios = scenario.isEmpty ? Scenario.allCases : scenario
-        if scenarios.contains(where: \.publishes) && socket == nil {
-            throw ValidationError("--socket PATH is needed for the publishing scenarios")
+        var scenarios = scenario.isEmpty ? Scenario.allCases : scenario
+        if !target.hasBulk && scenarios.contains(.bulk) {
+            print("note: \(target.rawValue) has no batch publish call; skipping bulk")
+            scenarios.removeAll { $0 == .bulk }
         }
+        let publishEndpoint: PublishEndpoint
+        switch (target, socket, publishURL) {
+        case (.relay, let path?, _):
+            publishEndpoint = .unixSocket(path)
+        case (.nchan, _, let publish?), (.pushpin, _, let publish?):
+            publishEndpoint = .tcp(try Self.parse(url: publish))
+        default:
+            publishEndpoint = .unixSocket("")
+            if scenarios.contains(where: \.publishes) {
+                throw ValidationError(target == .relay
+                    ? "--socket PATH is needed for the publishing scenarios"
+                    : "--publish-url http://IP:PORT is needed for the publishing scenarios")
+            }
+        }
+        let serverPids = (relayPid.map { [$0] } ?? []) + serverPid
         let openFiles = ProcessStats.raiseOpenFileLimit()
         if openFiles < connections + 64 {
             print("WARNING: open-file limit \(openFiles) is below \(connections) connections")
@@ -121,25 +150,28 @@ struct Bench: AsyncParsableCommand {
             timeout: .nanoseconds(Int64(connectTimeout * 1e9))
         )
         let factory = RequestFactory(
-            payload: payload, clientPrefix: clientPrefix, clientCount: connections,
+            target: target, payload: payload, clientPrefix: clientPrefix, clientCount: connections,
             eventName: eventName, topic: topic, hostHeader: "localhost"
         )
         let runner = ScenarioRunner(
-            board: board, factory: factory, socketPath: socket ?? "", publishers: publishers,
-            pipeline: pipeline, bulkPipeline: bulkPipeline, relayPid: relayPid,
+            board: board, factory: factory, publishEndpoint: publishEndpoint, publishers: publishers,
+            pipeline: pipeline, bulkPipeline: bulkPipeline, serverPids: serverPids,
             settleTimeout: settleTimeout, settleQuiet: settleQuiet
         )
         var figures = BenchFigures(
-            url: url, connections: connections, threads: threads, payloadBytes: factory.payload,
+            target: target.rawValue, url: url, connections: connections, threads: threads, payloadBytes: factory.payload,
             pipeline: pipeline, bulkPipeline: bulkPipeline, batch: batch, publishers: publishers,
             openFileLimit: openFiles
         )
-        print("sse-relay-bench: \(url), \(connections) connections, \(threads) thread(s), "
+        print("sse-relay-bench: \(target.rawValue) at \(url), \(connections) connections, \(threads) thread(s), "
             + "open-file limit \(openFiles), payload \(factory.payload) B"
-            + (relayPid.map { ", relay pid \($0)" } ?? ""))
+            + (serverPids.isEmpty ? "" : ", server pid(s) \(serverPids.map(String.init).joined(separator: " "))"))
 
         var channels: [any Channel] = []
         var connectedTopic: String?? = .none  // .none: not connected; .some(nil): targeted only
+        var connectedTemplate = SSERequestTemplate(
+            target: target, hostHeader: hostHeader, clientPrefix: clientPrefix, topic: nil
+        )
 
         func connectAll(topic: String?) async throws {
             if !channels.isEmpty {
@@ -150,16 +182,19 @@ struct Bench: AsyncParsableCommand {
             }
             print("\n== connect \(connections) SSE connections" + (topic.map { " to topic \($0)" } ?? "")
                 + " (\(min(connectConcurrency, connections)) at a time, \(max(1, sourceAddresses)) source address(es))")
-            let rssBefore = relayPid.flatMap { ProcessStats.residentKiB(pid: $0) }
-            let cpu = CPUWindow(relayPid: relayPid)
-            let template = SSERequestTemplate(hostHeader: hostHeader, clientPrefix: clientPrefix, topic: topic)
+            let rssBefore = ProcessStats.memoryKiB(pids: serverPids)
+            let cpu = CPUWindow(serverPids: serverPids)
+            let template = SSERequestTemplate(
+                target: target, hostHeader: hostHeader, clientPrefix: clientPrefix, topic: topic
+            )
             let outcome = await connector.connect(count: connections, template: template)
             let usage = cpu.finish()
             channels = outcome.channels
             connectedTopic = .some(topic)
+            connectedTemplate = template
             // The relay may still be finishing the last writes; give it a moment before reading RSS.
             try await Task.sleep(for: .milliseconds(500))
-            let rssAfter = relayPid.flatMap { ProcessStats.residentKiB(pid: $0) }
+            let rssAfter = ProcessStats.memoryKiB(pids: serverPids)
             var perConnection: Double?
             if let rssBefore, let rssAfter, !outcome.channels.isEmpty {
                 perConnection = Double(rssAfter - rssBefore) / Double(outcome.channels.count)
@@ -189,14 +224,27 @@ struct Bench: AsyncParsableCommand {
         do {
             for scenario in scenarios {
                 let wantedTopic: String? = scenario == .broadcast ? topic : nil
-                if connectedTopic != .some(wantedTopic) {
+                // Churn works on whatever is open.
+                if connectedTopic != .some(wantedTopic) && !(scenario == .churn && !channels.isEmpty) {
                     try await connectAll(topic: wantedTopic)
+                }
+                if scenario == .churn {
+                    print("\n== churn: close and reopen connections, \(churnWorkers) at a time, "
+                        + "\(Report.fixed(duration, 0)) s")
+                    let churn = ChurnRunner(connector: connector, serverPids: serverPids, workers: churnWorkers)
+                    let (result, reopened) = await churn.run(
+                        channels: channels, template: connectedTemplate, duration: duration
+                    )
+                    channels = reopened
+                    Report.printChurn(result)
+                    figures.churn = result
+                    continue
                 }
                 guard scenario.publishes else { continue }
                 let mode: PublishPlan.Mode
                 let description: String
                 switch scenario {
-                case .idle:
+                case .idle, .churn:
                     continue
                 case .targetedRate:
                     let perSecond = rate ?? 5000

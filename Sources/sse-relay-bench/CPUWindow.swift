@@ -4,14 +4,15 @@
 struct CPUWindow {
     private let startNanos: UInt64
     private let ownStart: Double
-    private let relayPid: Int32?
+    private let serverPids: [Int32]
     private let relayStart: Double?
 
-    init(relayPid: Int32?) {
+    /// `serverPids`: every process of the server under test; their CPU is summed.
+    init(serverPids: [Int32]) {
         self.startNanos = MonotonicClock.nanoseconds()
         self.ownStart = ProcessStats.ownCPUSeconds()
-        self.relayPid = relayPid
-        self.relayStart = relayPid.flatMap { ProcessStats.cpuSeconds(pid: $0) }
+        self.serverPids = serverPids
+        self.relayStart = ProcessStats.cpuSeconds(pids: serverPids)
     }
 
     func finish() -> (benchPercent: Double, relayPercent: Double?) {
@@ -19,7 +20,7 @@ struct CPUWindow {
         guard wall > 0 else { return (0, nil) }
         let own = (ProcessStats.ownCPUSeconds() - ownStart) / wall * 100
         var relay: Double?
-        if let relayPid, let relayStart, let now = ProcessStats.cpuSeconds(pid: relayPid) {
+        if let relayStart, let now = ProcessStats.cpuSeconds(pids: serverPids) {
             relay = (now - relayStart) / wall * 100
         }
         return (own, relay)

@@ -1,5 +1,6 @@
 /// Everything the benchmark measured, in the shape written by `--json`.
 struct BenchFigures: Codable, Sendable {
+    var target: String
     var url: String
     var connections: Int
     var threads: Int
@@ -12,6 +13,7 @@ struct BenchFigures: Codable, Sendable {
     var connect: ConnectFigures?
     var topicConnect: ConnectFigures?
     var scenarios: [ScenarioFigures] = []
+    var churn: ChurnFigures?
 }
 
 struct ConnectFigures: Codable, Sendable {
@@ -37,6 +39,11 @@ struct LatencyFigures: Codable, Sendable {
     var p999Ms: Double
     var maxMs: Double
     var meanMs: Double
+    /// [quantile, ms] pairs for a distribution plot.
+    var quantilesMs: [[Double]]
+
+    private static let plotted: [Double] = (1...99).map { Double($0) / 100 }
+        + [0.995, 0.999, 0.9995, 0.9999, 1]
 
     init(_ histogram: LatencyHistogram) {
         func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
@@ -47,6 +54,7 @@ struct LatencyFigures: Codable, Sendable {
         p999Ms = ms(histogram.quantile(0.999))
         maxMs = ms(histogram.maxValue)
         meanMs = histogram.mean / 1e6
+        quantilesMs = histogram.total == 0 ? [] : Self.plotted.map { [$0, ms(histogram.quantile($0))] }
     }
 }
 
@@ -83,4 +91,20 @@ struct ScenarioFigures: Codable, Sendable {
     var relayCPUPercent: Double?
     var relayRSSKiB: Int?
     var errors: [String]
+}
+
+struct ChurnFigures: Codable, Sendable {
+    var seconds: Double
+    var workers: Int
+    /// Disconnect + connect pairs completed.
+    var cycles: Int
+    var cyclesPerSecond: Double
+    var failures: Int
+    var failureReasons: [String: Int]
+    /// From starting a connect to its first body bytes.
+    var connectLatency: LatencyFigures
+    var benchCPUPercent: Double
+    var relayCPUPercent: Double?
+    var relayRSSKiB: Int?
+    var liveConnections: Int
 }

@@ -18,6 +18,41 @@ enum ProcessStats {
         return nil
     }
 
+    /// Memory of a server that may be several processes (nginx's master and workers, Pushpin's
+    /// five): the sum of each one's proportional set size (Pss), so pages shared between them
+    /// (nchan's shared memory zone, libraries) count once, not once per process. Falls back to
+    /// VmRSS where smaps_rollup is missing. Nil if no pid could be read.
+    static func memoryKiB(pids: [Int32]) -> Int? {
+        var total: Int?
+        for pid in pids {
+            if let kib = proportionalKiB(pid: pid) ?? residentKiB(pid: pid) {
+                total = (total ?? 0) + kib
+            }
+        }
+        return total
+    }
+
+    /// Pss of `pid` in KiB, from /proc/PID/smaps_rollup.
+    static func proportionalKiB(pid: Int32) -> Int? {
+        guard let text = readProcFile("/proc/\(pid)/smaps_rollup") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Pss:") {
+            return line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                .dropFirst().first.flatMap { Int($0) }
+        }
+        return nil
+    }
+
+    /// Summed CPU seconds of several processes; nil if none could be read.
+    static func cpuSeconds(pids: [Int32]) -> Double? {
+        var total: Double?
+        for pid in pids {
+            if let seconds = cpuSeconds(pid: pid) {
+                total = (total ?? 0) + seconds
+            }
+        }
+        return total
+    }
+
     /// utime + stime of `pid` in seconds.
     static func cpuSeconds(pid: Int32) -> Double? {
         guard let text = readProcFile("/proc/\(pid)/stat"),

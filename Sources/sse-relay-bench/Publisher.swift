@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 
-/// Publishes over one keep-alive HTTP/1.1 connection to the relay's Unix socket.
+/// Publishes over one keep-alive HTTP/1.1 connection: the relay's Unix socket, or a peer's TCP port.
 ///
 /// All of its work runs on its channel's event loop: requests are generated here, in response to a
 /// timer tick or to a response arriving, rather than written from the main task, so there is no
@@ -131,15 +131,14 @@ final class Publisher: ChannelInboundHandler {
 
     private func sendSingles(count: Int, now: UInt64, topic: Bool) {
         guard let context else { return }
-        let length = factory.singleBodyLength
         // One allocation for all bodies of this burst; each request gets a slice of it.
-        var bodies = context.channel.allocator.buffer(capacity: length * count)
+        var bodies = context.channel.allocator.buffer(capacity: factory.bulkLineCapacity * count)
         for _ in 0..<count {
-            factory.writeSingleBody(timestamp: now, into: &bodies)
-            let body = bodies.readSlice(length: length)!
-            let head = topic
-                ? factory.topicHead
-                : factory.targetedHeads[rng.next(below: factory.clientCount)]
+            let client = topic ? nil : rng.next(below: factory.clientCount)
+            let start = bodies.writerIndex
+            factory.writeSingleBody(client: client, timestamp: now, into: &bodies)
+            let body = bodies.readSlice(length: bodies.writerIndex - start)!
+            let head = client.map { factory.targetedHeads[$0] } ?? factory.topicHead
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             context.write(wrapOutboundOut(.end(nil)), promise: nil)
@@ -152,10 +151,8 @@ final class Publisher: ChannelInboundHandler {
 
     private func sendBulk(batch: Int, now: UInt64) {
         guard let context else { return }
-        var body = context.channel.allocator.buffer(capacity: factory.bulkLineCapacity * batch)
-        for _ in 0..<batch {
-            factory.writeBulkLine(client: rng.next(below: factory.clientCount), timestamp: now, into: &body)
-        }
+        var body = context.channel.allocator.buffer(capacity: factory.bulkLineCapacity * batch + 16)
+        factory.writeBulkBody(batch: batch, timestamp: now, rng: &rng, into: &body)
         context.write(wrapOutboundOut(.head(factory.bulkHead(contentLength: body.readableBytes))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
@@ -219,7 +216,15 @@ final class Publisher: ChannelInboundHandler {
         result.lastResponseNanos = now
         result.statusCounts[status, default: 0] += 1
         result.reportedDelivered += reportDelivered
-        if case .bulk = plan?.mode, status == 200 {
+        let success = (200..<300).contains(status)
+        if factory.target != .relay {
+            // Peers answer a publish with 2xx and no per-event report (nchan 201/202, Pushpin 200).
+            if success {
+                result.accepted += events
+            } else {
+                result.rejected += events
+            }
+        } else if case .bulk = plan?.mode, status == 200 {
             // A report line per input line; lines that fail or name an absent client are not
             // expected to arrive, everything else is.
             result.notConnected += reportNotConnected

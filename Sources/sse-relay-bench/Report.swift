@@ -71,6 +71,19 @@ enum Report {
         }
     }
 
+    static func printChurn(_ c: ChurnFigures) {
+        print("\(c.cycles) disconnect+connect cycles in \(fixed(c.seconds, 2)) s: "
+            + "\(fixed(c.cyclesPerSecond, 0)) cycles/s, \(c.failures) failed connects, \(c.liveConnections) open after")
+        for (reason, count) in c.failureReasons.sorted(by: { $0.value > $1.value }).prefix(8) {
+            print("  failure: \(count) × \(reason)")
+        }
+        let l = c.connectLatency
+        print("connect-to-first-bytes ms: p50 \(fixed(l.p50Ms, 2)), p99 \(fixed(l.p99Ms, 2)), max \(fixed(l.maxMs, 2))")
+        var tail = cpu(bench: c.benchCPUPercent, relay: c.relayCPUPercent)
+        if let rss = c.relayRSSKiB { tail += "; server memory \(mib(rss))" }
+        print(tail)
+    }
+
     static func writeJSON(_ figures: BenchFigures, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -55,7 +55,7 @@ struct SSEConnector: Sendable {
         return outcome
     }
 
-    private func connectOne(index: Int, template: SSERequestTemplate) async -> Result<any Channel, any Error> {
+    func connectOne(index: Int, template: SSERequestTemplate) async -> Result<any Channel, any Error> {
         let loopIndex = index % board.loops.count
         let loop = board.loops[loopIndex]
         let firstBytes = loop.makePromise(of: Void.self)

@@ -5,13 +5,26 @@ import NIOHTTP1
 final class SSERequestTemplate: Sendable {
     let hostHeader: String
     let clientPrefix: String
-    /// "" or "?topic=NAME".
+    /// Path before the client id, and what follows it ("" or "?topic=NAME").
+    let pathPrefix: String
     let query: String
+    /// nchan subscribers of a topic subscribe to the topic's channel only, so every connection
+    /// gets the same path.
+    let sharedPath: String?
 
-    init(hostHeader: String, clientPrefix: String, topic: String?) {
+    init(target: Target, hostHeader: String, clientPrefix: String, topic: String?) {
         self.hostHeader = hostHeader
         self.clientPrefix = clientPrefix
-        self.query = topic.map { "?topic=\($0)" } ?? ""
+        switch target {
+        case .relay, .pushpin:
+            pathPrefix = "/events/"
+            query = topic.map { "?topic=\($0)" } ?? ""
+            sharedPath = nil
+        case .nchan:
+            pathPrefix = "/sub/"
+            query = ""
+            sharedPath = topic.map { "/sub/\($0)" }
+        }
     }
 
     func head(forClient index: Int) -> HTTPRequestHead {
@@ -20,7 +33,7 @@ final class SSERequestTemplate: Sendable {
         headers.add(name: "Accept", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-cache")
         return HTTPRequestHead(
-            version: .http1_1, method: .GET, uri: "/events/\(clientPrefix)\(index)\(query)", headers: headers
+            version: .http1_1, method: .GET, uri: sharedPath ?? "\(pathPrefix)\(clientPrefix)\(index)\(query)", headers: headers
         )
     }
 }

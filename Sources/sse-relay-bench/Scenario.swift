@@ -6,6 +6,8 @@ enum Scenario: String, CaseIterable, ExpressibleByArgument, Sendable {
     case targetedMax = "targeted-max"
     case bulk
     case broadcast
+    /// Connections closed and reopened as fast as the server takes them, for a duration.
+    case churn
 
-    var publishes: Bool { self != .idle }
+    var publishes: Bool { self != .idle && self != .churn }
 }

@@ -6,11 +6,13 @@ import NIOPosix
 struct ScenarioRunner: Sendable {
     let board: StatsBoard
     let factory: RequestFactory
-    let socketPath: String
+    /// The relay's publish socket, or a peer's HTTP publish address.
+    let publishEndpoint: PublishEndpoint
     let publishers: Int
     let pipeline: Int
     let bulkPipeline: Int
-    let relayPid: Int32?
+    /// All processes of the server under test, for CPU and memory.
+    let serverPids: [Int32]
     /// Give up waiting for stragglers after this long.
     let settleTimeout: Double
     /// Consider delivery finished when the received count has not grown for this long.
@@ -21,9 +23,8 @@ struct ScenarioRunner: Sendable {
     ) async throws -> ScenarioFigures {
         try await board.resetScenario()
         let before = try await board.snapshot(includeHistogram: false)
-        let channels = try await connectPublishers()
 
-        let cpu = CPUWindow(relayPid: relayPid)
+        let cpu = CPUWindow(serverPids: serverPids)
         var plan = PublishPlan(
             mode: mode, durationNanos: UInt64(duration * 1e9), pipeline: pipeline, seed: 0
         )
@@ -36,25 +37,17 @@ struct ScenarioRunner: Sendable {
         case .topicRate(let rate): plan.mode = .topicRate(rate / Double(publishers))
         case .targetedMax, .bulk: break
         }
-        var futures: [EventLoopFuture<PublishResult>] = []
-        for (index, channel) in channels.enumerated() {
-            var own = plan
-            own.seed = 0x5EED_0000 &+ UInt64(index) &* 7919 &+ MonotonicClock.nanoseconds()
-            let ownPlan = own
-            futures.append(channel.eventLoop.flatSubmit {
-                do {
-                    return try channel.pipeline.syncOperations.handler(type: Publisher.self).start(ownPlan)
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            })
-        }
         var published = PublishResult()
-        for future in futures {
-            published.merge(try await future.get())
-        }
-        for channel in channels {
-            try? await channel.close()
+        if factory.target == .pushpin, case .tcp(let address) = publishEndpoint {
+            // No keep-alive on Pushpin's publish API: one connection per call, as many calls in
+            // flight as the pipelined publishers would have.
+            let oneShot = OneShotPublisher(factory: factory, address: address, loops: board.loops)
+            var paced = plan
+            paced.mode = mode
+            paced.seed = 0x5EED_0000 &+ MonotonicClock.nanoseconds()
+            published = await oneShot.run(plan: paced, workers: publishers * plan.pipeline)
+        } else {
+            published = try await publishKeepAlive(plan: plan)
         }
 
         let expected: Int
@@ -98,9 +91,36 @@ struct ScenarioRunner: Sendable {
             liveConnections: after.live,
             benchCPUPercent: usage.benchPercent,
             relayCPUPercent: usage.relayPercent,
-            relayRSSKiB: relayPid.flatMap { ProcessStats.residentKiB(pid: $0) },
+            relayRSSKiB: ProcessStats.memoryKiB(pids: serverPids),
             errors: published.errors
         )
+    }
+
+    /// Every publisher connection runs its share of `plan` on its own event loop.
+    private func publishKeepAlive(plan: PublishPlan) async throws -> PublishResult {
+        let channels = try await connectPublishers()
+        var futures: [EventLoopFuture<PublishResult>] = []
+        for (index, channel) in channels.enumerated() {
+            var own = plan
+            own.seed = 0x5EED_0000 &+ UInt64(index) &* 7919 &+ MonotonicClock.nanoseconds()
+            let ownPlan = own
+            futures.append(channel.eventLoop.flatSubmit {
+                do {
+                    return try channel.pipeline.syncOperations.handler(type: Publisher.self).start(ownPlan)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            })
+        }
+        var published = PublishResult()
+        for future in futures {
+            published.merge(try await future.get())
+        }
+        for channel in channels {
+            try? await channel.close()
+        }
+
+        return published
     }
 
     private func connectPublishers() async throws -> [any Channel] {
@@ -108,7 +128,7 @@ struct ScenarioRunner: Sendable {
         for index in 0..<publishers {
             let loop = board.loops[index % board.loops.count]
             let factory = self.factory
-            let channel = try await ClientBootstrap(group: loop)
+            let bootstrap = ClientBootstrap(group: loop)
                 .channelInitializer { channel in
                     do {
                         let sync = channel.pipeline.syncOperations
@@ -120,8 +140,14 @@ struct ScenarioRunner: Sendable {
                         return channel.eventLoop.makeFailedFuture(error)
                     }
                 }
-                .connect(unixDomainSocketPath: socketPath)
-                .get()
+            let channel: any Channel
+            switch publishEndpoint {
+            case .unixSocket(let path):
+                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .tcp(let address):
+                channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connect(to: address).get()
+            }
             channels.append(channel)
         }
         return channels

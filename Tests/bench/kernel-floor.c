@@ -1,9 +1,15 @@
-// The kernel's own cost for what a relay does per targeted event: one write() of one
-// SSE-sized frame to one of N loopback TCP sockets, in random order, while a reader thread
-// drains the peers with epoll. No HTTP, no allocation, no framework: the floor any server
-// on the same machine stands on. The README's benchmark table quotes its figure.
+// The kernel's own cost for what a relay does per event: one write() of one SSE-sized frame
+// per delivery to N loopback TCP sockets, while a reader thread drains the peers with epoll.
+// No HTTP, no allocation, no framework: the floor any server on the same machine stands on.
+// Tests/bench/suite.sh runs it next to the servers.
 //
-//   gcc -O2 -pthread -o /tmp/kernel-floor Tests/bench/kernel-floor.c && /tmp/kernel-floor 9000
+//   targeted: each event goes to one random socket (one write per event)
+//   broadcast: each event goes to every socket, in order (N writes per event)
+//
+//   gcc -O2 -pthread -o /tmp/kernel-floor Tests/bench/kernel-floor.c
+//   /tmp/kernel-floor 9000 [targeted|broadcast] [SECONDS]
+//
+// The last line is machine-readable: `RESULT mode=… sockets=… writes_per_s=… received_per_s=… cpu_percent=…`.
 //
 // N must stay under half the open-file limit (both ends of every connection live here).
 #include <arpa/inet.h>
@@ -56,6 +62,8 @@ static void *reader(void *unused) {
 
 int main(int argc, char **argv) {
     if (argc > 1) count = atoi(argv[1]);
+    int broadcast = argc > 2 && strcmp(argv[2], "broadcast") == 0;
+    double seconds = argc > 3 ? atof(argv[3]) : 5;
     server_side = calloc(count, sizeof(int));
     client_side = calloc(count, sizeof(int));
 
@@ -89,7 +97,13 @@ int main(int argc, char **argv) {
     long writes = 0;
     unsigned seed = 1;
     double start = now();
-    while (now() - start < 5) {
+    while (now() - start < seconds) {
+        if (broadcast) {
+            for (int i = 0; i < count; i++) {
+                if (write(server_side[i], frame, sizeof frame) == sizeof frame) writes++;
+            }
+            continue;
+        }
         for (int k = 0; k < 1000; k++) {
             seed = seed * 1103515245 + 12345;
             if (write(server_side[(seed >> 8) % count], frame, sizeof frame) == sizeof frame) writes++;
@@ -102,7 +116,10 @@ int main(int argc, char **argv) {
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     double cpu = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-    printf("%d sockets: %.0f writes/s, received %.0f frames/s, process cpu %.0f%%\n", count, writes / elapsed,
-           atomic_load(&received_bytes) / (double)sizeof frame / elapsed, 100.0 * cpu / elapsed);
+    double received = atomic_load(&received_bytes) / (double)sizeof frame / elapsed;
+    printf("%s, %d sockets: %.0f writes/s, received %.0f frames/s, process cpu %.0f%%\n",
+           broadcast ? "broadcast" : "targeted", count, writes / elapsed, received, 100.0 * cpu / elapsed);
+    printf("RESULT mode=%s sockets=%d writes_per_s=%.0f received_per_s=%.0f cpu_percent=%.0f\n",
+           broadcast ? "broadcast" : "targeted", count, writes / elapsed, received, 100.0 * cpu / elapsed);
     return 0;
 }
