@@ -50,12 +50,15 @@ public struct RelayApplication {
         let epoch = UInt64(Date().timeIntervalSince1970 * 1000)
         let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch)
         let counters = StreamCounters()
-        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters)
+        let drainSwitch = DrainSwitch()
+        let drain = makeNodeDrain(drainSwitch, advertisedAddress: nil) {}
+        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters, drain: drain, epoch: Int64(epoch))
         let (sseServer, publishServer) = try await bindListeners(
-            hub: hub, replaySource: nil, counters: counters, backend: backend, beforeDrain: {}
+            hub: hub, replaySource: nil, counters: counters, drainSwitch: drainSwitch, backend: backend, beforeDrain: {}
         )
+        drain.server.value = sseServer
         let supervision = makeSupervision(probes: [], sseServer: sseServer, publishServer: publishServer, hub: hub) {
-            "standalone, \(hub.statistics.connections) connections"
+            (drainSwitch.isDraining ? "draining, " : "") + "standalone, \(hub.statistics.connections) connections"
         }
         logStarted(sseServer, mode: "standalone")
         supervision.ready()
@@ -86,12 +89,26 @@ public struct RelayApplication {
             client: redis,
             configuration: .init(nodeID: nodeID, historySize: configuration.history.eventsPerStream, historyAge: configuration.history.maxAge)
         )
+        let counters = StreamCounters()
+        let drainSwitch = DrainSwitch()
+        let drain = makeNodeDrain(drainSwitch, advertisedAddress: cluster.advertise) {
+            // Other nodes must stop routing here while browsers move away.
+            await registry.leave()
+        }
+        let local = LocalNode(hub: hub, nodeID: nodeID, counters: counters, drain: drain)
         let forwarder: AMQPForwarder
         let consumer: AMQPConsumer
+        let admin: ClusterAdmin
         do {
             forwarder = try AMQPForwarder(configuration: amqp, logger: logger)
+            admin = ClusterAdmin(nodeID: nodeID, directory: registry, sender: forwarder, clock: { Int64(Date().timeIntervalSince1970 * 1000) }) { action, client in
+                await local.answer(action, client: client)
+            }
             consumer = try AMQPConsumer(configuration: amqp, logger: logger) { events in
                 ClusterRelay.receive(events, into: hub)
+            } control: { message in
+                // Answering waits for the broker's confirm: not in the way of the events.
+                Task { await admin.receive(message) }
             }
         } catch {
             throw ConfigurationError(key: "amqp.url", problem: "\(error)")
@@ -104,14 +121,13 @@ public struct RelayApplication {
             await backends.shutdown()
             throw error
         }
-        let counters = StreamCounters()
         let backend = ClusterRelay(
-            hub: hub, nodeID: nodeID, store: store, registry: registry, forwarder: forwarder, counters: counters,
+            local: local, store: store, registry: registry, forwarder: forwarder, admin: admin,
             health: { ["redis": redis.isConnected, "amqp": forwarder.isConnected && consumer.isConnected] }
         )
         let listeners: (SSEServer, PublishServer)
         do {
-            listeners = try await bindListeners(hub: hub, replaySource: store, counters: counters, backend: backend) {
+            listeners = try await bindListeners(hub: hub, replaySource: store, counters: counters, drainSwitch: drainSwitch, backend: backend) {
                 // Draining: other nodes must stop routing here while browsers move away.
                 await registry.leave()
             }
@@ -119,6 +135,7 @@ public struct RelayApplication {
             await backends.shutdown()
             throw error
         }
+        drain.server.value = listeners.0
         let probes = [
             Supervision.Probe(name: "redis") { redis.progress },
             Supervision.Probe(name: "amqp-forwarder") { forwarder.progress },
@@ -127,7 +144,7 @@ public struct RelayApplication {
         let supervision = makeSupervision(probes: probes, sseServer: listeners.0, publishServer: listeners.1, hub: nil) {
             let degraded = [("redis", redis.isConnected), ("amqp", forwarder.isConnected && consumer.isConnected)]
                 .filter { !$0.1 }.map { "\($0.0) down" }
-            return "cluster node \(nodeID), \(hub.statistics.connections) connections"
+            return (drainSwitch.isDraining ? "draining, " : "") + "cluster node \(nodeID), \(hub.statistics.connections) connections"
                 + (degraded.isEmpty ? "" : ", degraded: " + degraded.joined(separator: ", "))
         }
         logStarted(listeners.0, mode: "cluster")
@@ -139,8 +156,8 @@ public struct RelayApplication {
     /// Binds both listeners, or adopts the sockets systemd passed (socket activation, by
     /// `FileDescriptorName=` `http` and `publish`).
     private func bindListeners(
-        hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, backend: any PublishingBackend,
-        beforeDrain: @escaping @Sendable () async -> Void
+        hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, drainSwitch: DrainSwitch,
+        backend: any PublishingBackend, beforeDrain: @escaping @Sendable () async -> Void
     ) async throws -> (SSEServer, PublishServer) {
         let group = MultiThreadedEventLoopGroup.singleton
         let activated = SocketActivation.listeners()
@@ -151,7 +168,7 @@ public struct RelayApplication {
         let drainPeriod = configuration.drainPeriod
         let sseServer = try await SSEServer.bind(
             configuration: configuration.sse, hub: hub, replaySource: replaySource, counters: counters,
-            adoptedSocket: activated["http"],
+            drainSwitch: drainSwitch, adoptedSocket: activated["http"],
             beforeDrain: {
                 _ = notifier?.stopping(status: "draining")
                 // The drain may outlast the unit's stop timeout: ask for what it needs.
@@ -168,6 +185,19 @@ public struct RelayApplication {
         } catch {
             try? await sseServer.closeAllStreams(reason: .drain)
             throw error
+        }
+    }
+
+    /// The drain `sse-relay drain` starts: tells systemd (STATUS, not STOPPING: the process
+    /// keeps running) and runs `leave` before streams are closed.
+    private func makeNodeDrain(
+        _ drainSwitch: DrainSwitch, advertisedAddress: String?, leave: @escaping @Sendable () async -> Void
+    ) -> NodeDrain {
+        let (notifier, logger) = (self.notifier, self.logger)
+        return NodeDrain(drainSwitch: drainSwitch, advertisedAddress: advertisedAddress) {
+            logger.notice("draining on request: refusing new streams and moving browsers to other nodes")
+            _ = notifier?.status("draining")
+            await leave()
         }
     }
 
