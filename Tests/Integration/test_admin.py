@@ -8,12 +8,13 @@ through their RabbitMQ queues.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
 import pytest
 
-from conftest import run_cli, wait_until
+from conftest import SSEStream, free_port, run_cli, wait_until
 from test_cluster import cluster, rabbitmq_server, redis_server, skip_to_marker, wait_routed  # noqa: F401 (fixtures)
 
 
@@ -256,3 +257,31 @@ def test_cluster_admin_without_redis_is_a_clear_error(cluster, redis_server):
         assert show(a, "e2", "--node-only")["complete"] is True
     finally:
         redis_server.start()
+
+
+# -- systemd ------------------------------------------------------------------------------
+
+def test_drain_tells_systemd_and_a_drained_node_still_stops_cleanly(tmpdir_short):
+    from test_systemd import NotifySocket, start
+
+    notify = NotifySocket()
+    port, sock = free_port(), os.path.join(notify.dir, "publish.sock")
+    relay = start(["--listen", f"127.0.0.1:{port}", "--publish-socket", sock], {"NOTIFY_SOCKET": notify.path})
+    try:
+        notify.wait_for("READY", "1")
+        stream = SSEStream(port, "/events/sd1", {"Accept": "text/event-stream"})
+        assert stream.status == 200
+        p = run_cli("drain", "--socket", sock, timeout=30)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        stream.wait_ended(5)
+        notify.wait_for("STATUS", "draining")
+        # Draining is not stopping: systemd must not think the service is going away.
+        assert not any(f.get("STOPPING") == "1" for _, f in notify.messages), notify.messages
+        assert relay.poll() is None
+        relay.send_signal(signal.SIGTERM)
+        notify.wait_for("STOPPING", "1")
+        assert relay.wait(timeout=15) == 0
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+            relay.wait()
