@@ -42,7 +42,7 @@ struct Drain: AsyncParsableCommand {
                 answer = response.json ?? [:]
                 body = response.body
                 let open = answer["connections"] as? Int ?? 0
-                if !json, open != lastReported {
+                if !json, open != lastReported, open > 0 {
                     print("node \(node): \(open) streams open")
                     lastReported = open
                 }
