@@ -14,15 +14,21 @@ import RelayCore
 public final class AMQPConsumer: Sendable {
     private let worker: ConsumerWorker
     private let handler: @Sendable ([ForwardedEvent]) async -> Void
+    private let control: @Sendable (ControlMessage) async -> Void
 
     /// Checks the configuration (URLs, names, ranges); connects only in ``run()``.
+    ///
+    /// - Parameter control: admin requests and replies from other nodes (see
+    ///   ``ControlMessageCodec``), in queue order with the events; it should not wait long.
     public init(
-        configuration: AMQPConfiguration, logger: Logger, handler: @escaping @Sendable ([ForwardedEvent]) async -> Void
+        configuration: AMQPConfiguration, logger: Logger, handler: @escaping @Sendable ([ForwardedEvent]) async -> Void,
+        control: @escaping @Sendable (ControlMessage) async -> Void = { _ in }
     ) throws(AMQPError) {
         var logger = logger
         logger[metadataKey: "node.id"] = "\(configuration.nodeID)"
         worker = try ConsumerWorker(configuration: configuration, logger: logger)
         self.handler = handler
+        self.control = control
     }
 
     deinit {
@@ -39,7 +45,10 @@ public final class AMQPConsumer: Sendable {
         await withTaskCancellationHandler {
             for await delivery in deliveries {
                 guard worker.isCurrent(delivery) else { continue }
-                await handler(delivery.events)
+                switch delivery.message {
+                case .events(let events): await handler(events)
+                case .control(let message): await control(message)
+                }
                 worker.acknowledge(delivery)
             }
         } onCancel: {

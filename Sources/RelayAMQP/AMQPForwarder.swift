@@ -12,7 +12,7 @@ import RelayCore
 /// The connection lives on a thread of its own (see `ForwarderWorker`); `forward` never
 /// blocks a task on it. While disconnected, `forward` answers `.unavailable` at once and the
 /// thread reconnects in the background.
-public final class AMQPForwarder: EventForwarder, Sendable {
+public final class AMQPForwarder: EventForwarder, ControlSender, Sendable {
     private let worker: ForwarderWorker
     private let topology: AMQPTopology
 
@@ -69,6 +69,19 @@ public final class AMQPForwarder: EventForwarder, Sendable {
         guard !node.isEmpty, routingKey.utf8.count <= 255 else { return .noRoute }
         return await worker.publish(
             body: ForwardedBatchCodec.encode(events), routingKey: routingKey, messageID: first.id.description)
+    }
+
+    /// Sends an admin request or reply to `node`'s queue, like an event batch (same
+    /// confirm, same order, same message TTL).
+    public func send(_ message: ControlMessage, to node: String) async -> ForwardOutcome {
+        let routingKey = topology.routingKey(for: node)
+        guard !node.isEmpty, routingKey.utf8.count <= 255 else { return .noRoute }
+        let messageID: String
+        switch message {
+        case .request(let request): messageID = "control-request-" + request.id
+        case .reply(let reply): messageID = "control-reply-" + reply.id
+        }
+        return await worker.publish(body: ControlMessageCodec.encode(message), routingKey: routingKey, messageID: messageID)
     }
 
     /// Publishes a body as it is, bypassing the codec: lets tests send what a broken or

@@ -17,13 +17,15 @@ public struct ClusterRelay: PublishingBackend {
     let store: RedisEventStore
     let registry: RedisRegistry
     let forwarder: any EventForwarder
+    let admin: ClusterAdmin
     let health: @Sendable () -> [String: Bool]
 
     init(
-        hub: Hub<SSEStream>, nodeID: String, store: RedisEventStore, registry: RedisRegistry, forwarder: any EventForwarder,
-        counters: StreamCounters, drain: DrainSwitch = DrainSwitch(), health: @escaping @Sendable () -> [String: Bool]
+        local: LocalNode, store: RedisEventStore, registry: RedisRegistry, forwarder: any EventForwarder, admin: ClusterAdmin,
+        health: @escaping @Sendable () -> [String: Bool]
     ) {
-        self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters, drain: drain)
+        self.local = local
+        self.admin = admin
         self.store = store
         self.registry = registry
         self.forwarder = forwarder
@@ -85,12 +87,50 @@ public struct ClusterRelay: PublishingBackend {
         }
     }
 
-    public func connections(of client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<[ConnectionInfo]> {
-        eventLoop.makeSucceededFuture(local.connections(of: client))
+    public func connections(of client: ClientID, scope: AdminScope, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<ClientReport> {
+        ask(.connections, client: client, scope: scope, timeout: timeout, on: eventLoop)
     }
 
-    public func kick(_ client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<Int> {
-        eventLoop.makeSucceededFuture(local.kick(client))
+    public func kick(_ client: ClientID, scope: AdminScope, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<ClientReport> {
+        ask(.kick, client: client, scope: scope, timeout: timeout, on: eventLoop)
+    }
+
+    private func ask(
+        _ action: ControlRequest.Action, client: ClientID, scope: AdminScope, timeout: Duration, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<ClientReport> {
+        let (local, admin) = (self.local, self.admin)
+        return eventLoop.makeFutureWithTask {
+            guard scope == .cluster else { return await local.report(action, client: client) }
+            do {
+                return try await admin.ask(action, client: client, timeout: timeout)
+            } catch {
+                throw Self.registryUnavailable(error)
+            }
+        }
+    }
+
+    /// The registry's nodes, this one with its live count (the registry's is as of the last
+    /// heartbeat). A draining node has left the registry, so it is not listed.
+    public func nodes(on eventLoop: any EventLoop) -> EventLoopFuture<[NodeInfo]> {
+        let (local, admin, started) = (self.local, self.admin, registry.started)
+        return eventLoop.makeFutureWithTask {
+            do {
+                return try await admin.nodes().map { node in
+                    node.id == local.nodeID && node.started == started ? local.info(started: started) : node
+                }
+            } catch {
+                throw Self.registryUnavailable(error)
+            }
+        }
+    }
+
+    public func drain(start: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<DrainStatus> {
+        let local = self.local
+        return eventLoop.makeFutureWithTask { await local.drain.status(nodeID: local.nodeID, start: start) }
+    }
+
+    private static func registryUnavailable(_ error: any Error) -> APIError {
+        APIError(status: 503, code: "registry_unavailable", message: "Redis is unreachable, so the cluster's nodes and routes cannot be read; retry later, or use scope=node (\(error))")
     }
 
     public func status(on eventLoop: any EventLoop) -> EventLoopFuture<NodeStatus> {

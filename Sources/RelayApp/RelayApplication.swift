@@ -49,23 +49,25 @@ public struct RelayApplication {
     private func runStandalone(onReady: @Sendable (SocketAddress) -> Void) async throws {
         let epoch = UInt64(Date().timeIntervalSince1970 * 1000)
         let (metrics, registry) = MetricsExporter.make(nodeID: configuration.nodeID, enabled: configuration.metrics != nil, cluster: false)
-        let drain = DrainSwitch()
         let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch, metrics: metrics)
         let counters = StreamCounters()
-        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters, drain: drain)
+        let drainSwitch = DrainSwitch()
+        let drain = makeNodeDrain(drainSwitch, advertisedAddress: nil) {}
+        let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters, drain: drain, epoch: Int64(epoch))
         let exporter = MetricsExporter(metrics: metrics, registry: registry) { backend.local.status(mode: "standalone") }
         let nodeID = configuration.nodeID
-        let advertised = "\(configuration.sse.host):\(configuration.sse.port)"
         let sampler = StatusSampler {
             let status = exporter.status()
-            let node = StatusSampler.NodeSummary(id: nodeID, address: advertised, connections: status.statistics.connections, version: status.version)
+            let node = StatusSampler.NodeSummary(id: nodeID, address: drain.advertisedAddress, connections: status.statistics.connections, version: status.version)
             return .init(status: status, totals: metrics.snapshotTotals, nodes: [node])
         }
         let (sseServer, publishServer, metricsServer) = try await bindListeners(
-            hub: hub, replaySource: nil, counters: counters, backend: backend, drain: drain, exporter: exporter, sampler: sampler, beforeDrain: {}
+            hub: hub, replaySource: nil, counters: counters, drainSwitch: drainSwitch, backend: backend,
+            exporter: exporter, sampler: sampler, beforeDrain: {}
         )
+        drain.server.value = sseServer
         let supervision = makeSupervision(probes: [], sseServer: sseServer, publishServer: publishServer, hub: hub) {
-            "standalone, \(hub.statistics.connections) connections"
+            (drainSwitch.isDraining ? "draining, " : "") + "standalone, \(hub.statistics.connections) connections"
         }
         logStarted(sseServer, mode: "standalone", metricsServer: metricsServer)
         supervision.ready()
@@ -78,7 +80,6 @@ public struct RelayApplication {
     private func runCluster(_ cluster: RelayConfiguration.Cluster, onReady: @Sendable (SocketAddress) -> Void) async throws {
         let nodeID = configuration.nodeID
         let (metrics, prometheus) = MetricsExporter.make(nodeID: nodeID, enabled: configuration.metrics != nil, cluster: true)
-        let drain = DrainSwitch()
         let registryHandle = LateBound<RedisRegistry>()
         let redis = RedisClient(configuration: cluster.redis, logger: logger, metrics: metrics) {
             // After any (re)connection, re-announce everything this node holds.
@@ -100,12 +101,26 @@ public struct RelayApplication {
             client: redis,
             configuration: .init(nodeID: nodeID, historySize: configuration.history.eventsPerStream, historyAge: configuration.history.maxAge)
         )
+        let counters = StreamCounters()
+        let drainSwitch = DrainSwitch()
+        let drain = makeNodeDrain(drainSwitch, advertisedAddress: cluster.advertise) {
+            // Other nodes must stop routing here while browsers move away.
+            await registry.leave()
+        }
+        let local = LocalNode(hub: hub, nodeID: nodeID, counters: counters, drain: drain)
         let forwarder: AMQPForwarder
         let consumer: AMQPConsumer
+        let admin: ClusterAdmin
         do {
             forwarder = try AMQPForwarder(configuration: amqp, logger: logger)
+            admin = ClusterAdmin(nodeID: nodeID, directory: registry, sender: forwarder, clock: { Int64(Date().timeIntervalSince1970 * 1000) }) { action, client in
+                await local.answer(action, client: client)
+            }
             consumer = try AMQPConsumer(configuration: amqp, logger: logger) { events in
                 ClusterRelay.receive(events, into: hub)
+            } control: { message in
+                // Answering waits for the broker's confirm: not in the way of the events.
+                Task { await admin.receive(message) }
             }
         } catch {
             throw ConfigurationError(key: "amqp.url", problem: "\(error)")
@@ -118,9 +133,8 @@ public struct RelayApplication {
             await backends.shutdown()
             throw error
         }
-        let counters = StreamCounters()
         let backend = ClusterRelay(
-            hub: hub, nodeID: nodeID, store: store, registry: registry, forwarder: forwarder, counters: counters, drain: drain,
+            local: local, store: store, registry: registry, forwarder: forwarder, admin: admin,
             health: { ["redis": redis.isConnected, "amqp": forwarder.isConnected && consumer.isConnected] }
         )
         let exporter = MetricsExporter(metrics: metrics, registry: prometheus) { backend.local.status(mode: "cluster", backends: backend.health()) }
@@ -136,7 +150,7 @@ public struct RelayApplication {
         let listeners: (SSEServer, PublishServer, MetricsServer?)
         do {
             listeners = try await bindListeners(
-                hub: hub, replaySource: store, counters: counters, backend: backend, drain: drain, exporter: exporter, sampler: sampler
+                hub: hub, replaySource: store, counters: counters, drainSwitch: drainSwitch, backend: backend, exporter: exporter, sampler: sampler
             ) {
                 // Draining: other nodes must stop routing here while browsers move away.
                 await registry.leave()
@@ -145,6 +159,7 @@ public struct RelayApplication {
             await backends.shutdown()
             throw error
         }
+        drain.server.value = listeners.0
         let probes = [
             Supervision.Probe(name: "redis") { redis.progress },
             Supervision.Probe(name: "amqp-forwarder") { forwarder.progress },
@@ -153,7 +168,7 @@ public struct RelayApplication {
         let supervision = makeSupervision(probes: probes, sseServer: listeners.0, publishServer: listeners.1, hub: nil) {
             let degraded = [("redis", redis.isConnected), ("amqp", forwarder.isConnected && consumer.isConnected)]
                 .filter { !$0.1 }.map { "\($0.0) down" }
-            return "cluster node \(nodeID), \(hub.statistics.connections) connections"
+            return (drainSwitch.isDraining ? "draining, " : "") + "cluster node \(nodeID), \(hub.statistics.connections) connections"
                 + (degraded.isEmpty ? "" : ", degraded: " + degraded.joined(separator: ", "))
         }
         logStarted(listeners.0, mode: "cluster", metricsServer: listeners.2)
@@ -167,8 +182,8 @@ public struct RelayApplication {
     /// Binds the listeners, or adopts the sockets systemd passed (socket activation, by
     /// `FileDescriptorName=` `http`, `publish` and `metrics`).
     private func bindListeners(
-        hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, backend: any PublishingBackend,
-        drain: DrainSwitch, exporter: MetricsExporter, sampler: StatusSampler,
+        hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, drainSwitch: DrainSwitch,
+        backend: any PublishingBackend, exporter: MetricsExporter, sampler: StatusSampler,
         beforeDrain: @escaping @Sendable () async -> Void
     ) async throws -> (SSEServer, PublishServer, MetricsServer?) {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -180,10 +195,8 @@ public struct RelayApplication {
         let drainPeriod = configuration.drainPeriod
         let sseServer = try await SSEServer.bind(
             configuration: configuration.sse, hub: hub, replaySource: replaySource, counters: counters,
-            adoptedSocket: activated["http"],
+            drainSwitch: drainSwitch, adoptedSocket: activated["http"],
             beforeDrain: {
-                // Readiness turns false first, so load balancers stop sending browsers here.
-                drain.engage()
                 _ = notifier?.stopping(status: "draining")
                 // The drain may outlast the unit's stop timeout: ask for what it needs.
                 _ = notifier?.extendTimeout(drainPeriod + .seconds(15))
@@ -215,6 +228,19 @@ public struct RelayApplication {
         } catch {
             try? await sseServer.closeAllStreams(reason: .drain)
             throw error
+        }
+    }
+
+    /// The drain `sse-relay drain` starts: tells systemd (STATUS, not STOPPING: the process
+    /// keeps running) and runs `leave` before streams are closed.
+    private func makeNodeDrain(
+        _ drainSwitch: DrainSwitch, advertisedAddress: String?, leave: @escaping @Sendable () async -> Void
+    ) -> NodeDrain {
+        let (notifier, logger) = (self.notifier, self.logger)
+        return NodeDrain(drainSwitch: drainSwitch, advertisedAddress: advertisedAddress) {
+            logger.notice("draining on request: refusing new streams and moving browsers to other nodes")
+            _ = notifier?.status("draining")
+            await leave()
         }
     }
 

@@ -13,8 +13,11 @@ public struct StandaloneRelay: PublishingBackend {
     var hub: Hub<SSEStream> { local.hub }
     var nodeID: String { local.nodeID }
 
-    public init(hub: Hub<SSEStream>, nodeID: String, counters: StreamCounters, drain: DrainSwitch = DrainSwitch()) {
+    let epoch: Int64
+
+    init(hub: Hub<SSEStream>, nodeID: String, counters: StreamCounters, drain: NodeDrain, epoch: Int64) {
         self.local = LocalNode(hub: hub, nodeID: nodeID, counters: counters, drain: drain)
+        self.epoch = epoch
     }
 
     public func publish(_ publications: [Publication], on eventLoop: any EventLoop) -> EventLoopFuture<[DeliveryReport]> {
@@ -27,12 +30,23 @@ public struct StandaloneRelay: PublishingBackend {
         return eventLoop.makeSucceededFuture(reports)
     }
 
-    public func connections(of client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<[ConnectionInfo]> {
-        eventLoop.makeSucceededFuture(local.connections(of: client))
+    public func connections(of client: ClientID, scope: AdminScope, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<ClientReport> {
+        let local = self.local
+        return eventLoop.makeFutureWithTask { await local.report(.connections, client: client) }
     }
 
-    public func kick(_ client: ClientID, on eventLoop: any EventLoop) -> EventLoopFuture<Int> {
-        eventLoop.makeSucceededFuture(local.kick(client))
+    public func kick(_ client: ClientID, scope: AdminScope, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<ClientReport> {
+        let local = self.local
+        return eventLoop.makeFutureWithTask { await local.report(.kick, client: client) }
+    }
+
+    public func nodes(on eventLoop: any EventLoop) -> EventLoopFuture<[NodeInfo]> {
+        eventLoop.makeSucceededFuture([local.info(started: epoch)])
+    }
+
+    public func drain(start: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<DrainStatus> {
+        let local = self.local
+        return eventLoop.makeFutureWithTask { await local.drain.status(nodeID: local.nodeID, start: start) }
     }
 
     public func status(on eventLoop: any EventLoop) -> EventLoopFuture<NodeStatus> {

@@ -41,6 +41,14 @@ extension APIError {
         APIError(status: 405, code: "method_not_allowed", message: "\(method) is not allowed here; allowed: \(allowed)")
     }
 
+    /// A new stream while the node drains (answered with `Retry-After`).
+    public static func draining(retryAfterSeconds: Int) -> APIError {
+        APIError(
+            status: 503, code: "draining",
+            message: "this node is draining and accepts no new streams; retry in \(retryAfterSeconds) s (through the load balancer, to another node)"
+        )
+    }
+
     public init(_ error: EventValidationError) {
         switch error {
         case .nameHasLineBreak:

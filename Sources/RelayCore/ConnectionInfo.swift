@@ -7,13 +7,17 @@ public struct ConnectionInfo: Sendable, Equatable {
     public var sinceMilliseconds: Int64
     /// The remote address as `host:port`.
     public var peer: String
+    /// The id of the last event written to the stream (or, before any, the cursor the
+    /// browser came back with): where it would resume if it reconnected now.
+    public var lastEventID: EventID?
 
-    public init(node: String, client: ClientID, topics: [TopicName], sinceMilliseconds: Int64, peer: String) {
+    public init(node: String, client: ClientID, topics: [TopicName], sinceMilliseconds: Int64, peer: String, lastEventID: EventID? = nil) {
         self.node = node
         self.client = client
         self.topics = topics
         self.sinceMilliseconds = sinceMilliseconds
         self.peer = peer
+        self.lastEventID = lastEventID
     }
 }
 

@@ -140,17 +140,41 @@ final class PublishHandler: ChannelInboundHandler {
             publishOne(to: .topic(topic), head: head, body: body, context: context)
         case .publishBulk:
             publishBulk(head: head, body: body, context: context)
-        case .client(let client) where head.method == .DELETE:
-            backend.kick(client, on: eventLoop).assumeIsolated().whenComplete { result in
-                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.kicked(client, closed: $0)) })
-            }
         case .client(let client):
-            backend.connections(of: client, on: eventLoop).assumeIsolated().whenComplete { result in
-                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.connections(of: client, $0)) })
+            let options: (scope: AdminScope, timeout: Duration)
+            do {
+                options = try PublishRoute.adminOptions(of: head.uri)
+            } catch {
+                respond(context: context, head: head, error: error)
+                return
+            }
+            if head.method == .DELETE {
+                backend.kick(client, scope: options.scope, timeout: options.timeout, on: eventLoop).assumeIsolated().whenComplete { result in
+                    self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.kicked($0)) })
+                }
+            } else {
+                backend.connections(of: client, scope: options.scope, timeout: options.timeout, on: eventLoop).assumeIsolated().whenComplete { result in
+                    self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.connections($0)) })
+                }
             }
         case .health:
             backend.status(on: eventLoop).assumeIsolated().whenComplete { result in
                 self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.status($0)) })
+            }
+        case .nodes:
+            backend.nodes(on: eventLoop).assumeIsolated().whenComplete { result in
+                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.nodes($0)) })
+            }
+        case .drain:
+            let start = head.method == .POST
+            if start { logger.notice("drain requested through the publish socket") }
+            backend.drain(start: start, on: eventLoop).assumeIsolated().whenComplete { result in
+                self.respond(
+                    context: context, head: head,
+                    result: result.map { status -> (HTTPResponseStatus, String) in
+                        (start && status.started ? .accepted : .ok, ResponseJSON.drain(status))
+                    }
+                )
             }
         }
     }

@@ -9,6 +9,8 @@ enum PublishRoute: Equatable {
     case publishBulk
     case client(ClientID)
     case health
+    case nodes
+    case drain
 
     /// Routes a request head; throws the error to answer with.
     ///
@@ -52,9 +54,41 @@ enum PublishRoute: Equatable {
         case (1, "health"):
             try require(.GET, "GET")
             return .health
+        case (1, "nodes"):
+            try require(.GET, "GET")
+            return .nodes
+        case (1, "drain"):
+            guard head.method == .GET || head.method == .POST else {
+                throw .methodNotAllowed(head.method.rawValue, allowed: "GET, POST")
+            }
+            return .drain
         default:
             throw .notFound(path)
         }
+    }
+
+    /// The admin query parameters of `GET`/`DELETE /v1/clients/{id}`: `scope=cluster|node`
+    /// and `timeout=SECONDS` (how long to wait for other nodes, 0.1 ... 60, default 3).
+    static func adminOptions(of uri: String) throws(APIError) -> (scope: AdminScope, timeout: Duration) {
+        var scope = AdminScope.cluster
+        var timeout = Duration.seconds(3)
+        for item in query(of: uri) {
+            switch item.name {
+            case "scope":
+                guard let value = item.value.flatMap(AdminScope.init(rawValue:)) else {
+                    throw APIError(status: 400, code: "invalid_scope", message: "scope must be cluster or node (got \(JSONText.excerpt(item.value ?? "")))")
+                }
+                scope = value
+            case "timeout":
+                guard let seconds = item.value.flatMap(Double.init), seconds >= 0.1, seconds <= 60 else {
+                    throw APIError(status: 400, code: "invalid_timeout", message: "timeout must be 0.1 ... 60 seconds (got \(JSONText.excerpt(item.value ?? "")))")
+                }
+                timeout = .milliseconds(Int64(seconds * 1000))
+            default:
+                throw APIError(status: 400, code: "unknown_parameter", message: "unknown query parameter \(JSONText.excerpt(item.name)); known: scope, timeout")
+            }
+        }
+        return (scope, timeout)
     }
 
     /// The decoded query parameters of a request target (only text/plain publishes use them).

@@ -56,18 +56,56 @@ enum ResponseJSON {
         return json + "}"
     }
 
-    static func connections(of client: ClientID, _ connections: [ConnectionInfo]) -> String {
-        let items = connections.map { info in
+    static func connections(_ report: ClientReport) -> String {
+        let items = report.connections.map { info in
             #"{"node":"# + JSONText.quoted(info.node)
                 + #","since":"# + JSONText.quoted(iso8601(milliseconds: info.sinceMilliseconds))
                 + #","peer":"# + JSONText.quoted(info.peer)
+                + #","lastEventId":"# + (info.lastEventID.map { JSONText.quoted($0.description) } ?? "null")
                 + #","topics":["# + info.topics.map { JSONText.quoted($0.rawValue) }.joined(separator: ",") + "]}"
         }
-        return #"{"client":"# + JSONText.quoted(client.rawValue) + #","connections":["# + items.joined(separator: ",") + "]}"
+        return #"{"client":"# + JSONText.quoted(report.client.rawValue) + #","connections":["# + items.joined(separator: ",") + "]"
+            + nodeAnswers(report, countName: "connections") + "}"
     }
 
-    static func kicked(_ client: ClientID, closed: Int) -> String {
-        #"{"client":"# + JSONText.quoted(client.rawValue) + #","closed":"# + String(closed) + "}"
+    static func kicked(_ report: ClientReport) -> String {
+        #"{"client":"# + JSONText.quoted(report.client.rawValue) + #","closed":"# + String(report.connections.count)
+            + nodeAnswers(report, countName: "closed") + "}"
+    }
+
+    /// `,"nodes":[...],"complete":BOOL`: what each node asked said.
+    private static func nodeAnswers(_ report: ClientReport, countName: String) -> String {
+        let items = report.nodes.map { answer in
+            var item = #"{"node":"# + JSONText.quoted(answer.node) + #","status":"# + JSONText.quoted(answer.status)
+            switch answer.outcome {
+            case .answered(let connections): item += #",""# + countName + #"":"# + String(connections.count)
+            case .noAnswer: item += #","message":"no answer within the timeout""#
+            case .unreachable(let reason): item += #","message":"# + JSONText.quoted(reason)
+            }
+            return item + "}"
+        }
+        return #","nodes":["# + items.joined(separator: ",") + #"],"complete":"# + (report.isComplete ? "true" : "false")
+    }
+
+    static func nodes(_ nodes: [NodeInfo]) -> String {
+        let items = nodes.map { node in
+            #"{"id":"# + JSONText.quoted(node.id)
+                + #","address":"# + JSONText.quoted(node.address)
+                + #","started":"# + JSONText.quoted(iso8601(milliseconds: node.started))
+                + #","epoch":"# + String(node.started)
+                + #","version":"# + JSONText.quoted(node.version)
+                + #","connections":"# + String(node.connections)
+                + #","draining":"# + (node.draining ? "true" : "false") + "}"
+        }
+        return #"{"nodes":["# + items.joined(separator: ",") + "]}"
+    }
+
+    static func drain(_ status: DrainStatus) -> String {
+        #"{"node":"# + JSONText.quoted(status.node)
+            + #","draining":"# + (status.draining ? "true" : "false")
+            + #","started":"# + (status.started ? "true" : "false")
+            + #","connections":"# + String(status.connections)
+            + #","drainSeconds":"# + String(status.periodSeconds) + "}"
     }
 
     static func status(_ status: NodeStatus) -> String {

@@ -5,6 +5,7 @@ import NIOPosix
 import RelayCore
 import RelayHTTP
 import ServiceLifecycle
+import Synchronization
 
 /// The subscriber port: `GET /events/{clientId}` streams over HTTP/1.1.
 ///
@@ -23,6 +24,8 @@ public final class SSEServer: Service {
     /// Runs when shutdown begins, before streams are drained (cluster mode: leave the
     /// registry, so publishers stop routing here while browsers move away).
     private let beforeDrain: @Sendable () async -> Void
+    /// The one drain of this server's life, started by SIGTERM or `sse-relay drain`.
+    private let draining = Mutex<Task<Void, Never>?>(nil)
 
     private init(
         configuration: Configuration, localAddress: SocketAddress, listener: any Channel, loops: [StreamLoop],
@@ -42,6 +45,7 @@ public final class SSEServer: Service {
         hub: Hub<SSEStream>,
         replaySource: (any ReplaySource)? = nil,
         counters: StreamCounters = StreamCounters(),
+        drainSwitch: DrainSwitch = DrainSwitch(),
         adoptedSocket: CInt? = nil,
         beforeDrain: @escaping @Sendable () async -> Void = {},
         group: any EventLoopGroup,
@@ -57,7 +61,7 @@ public final class SSEServer: Service {
         let tick = Self.sweepTick(keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime)
         for loop in loops { loop.start(tick: tick) }
         let streamLoops = loopsByID
-        let environment = StreamEnvironment(configuration: configuration, hub: hub, replaySource: replaySource, counters: counters, logger: logger)
+        let environment = StreamEnvironment(configuration: configuration, hub: hub, replaySource: replaySource, counters: counters, drainSwitch: drainSwitch, logger: logger)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -120,13 +124,46 @@ public final class SSEServer: Service {
         try? await gracefulShutdown()
         try? await listener.close()
         await beforeDrain()
-        let period = environment.configuration.drainPeriod
-        logger.notice("draining streams", metadata: ["drain.seconds": "\(period.components.seconds)"])
-        let drains = loops.map { $0.drain(over: period) }
-        for drain in drains {
-            try? await drain.get()
-        }
+        await drain(prepare: {}).task.value
         try await closeAllStreams(reason: .drain)
+    }
+
+    /// Starts the drain once (later calls return the same task): engages the drain switch, so
+    /// new streams are refused, runs `prepare` (leave the registry), then closes the open
+    /// streams spread over the drain period, each after a short retry hint. The listener
+    /// stays open, so browsers that come back here get a clear 503 instead of a refused
+    /// connection. Used by shutdown and by `sse-relay drain`; `started` is true for the call
+    /// that started it.
+    @discardableResult
+    public func drain(prepare: @escaping @Sendable () async -> Void) -> (task: Task<Void, Never>, started: Bool) {
+        draining.withLock { task in
+            if let task { return (task, false) }
+            environment.drainSwitch.engage()
+            let loops = self.loops
+            let period = environment.configuration.drainPeriod
+            let logger = self.logger
+            let started = Task {
+                await prepare()
+                logger.notice("draining streams", metadata: ["drain.seconds": "\(period.components.seconds)"])
+                let drains = loops.map { $0.drain(over: period) }
+                for drain in drains {
+                    try? await drain.get()
+                }
+            }
+            task = started
+            return (started, true)
+        }
+    }
+
+    /// Open streams right now (the drain command waits for this to reach zero).
+    public var openStreams: Int {
+        get async {
+            var total = 0
+            for loop in loops {
+                total += (try? await loop.eventLoop.submit { loop.openCount }.get()) ?? 0
+            }
+            return total
+        }
     }
 
     /// Ends every stream on every loop (used on shutdown; later, by drain).

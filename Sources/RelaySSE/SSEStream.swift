@@ -21,6 +21,16 @@ public final class SSEStream: ManagedStream {
         self.handler = handler
     }
 
+    /// ``info`` with what changes while the stream is open (the last event id), read on the
+    /// stream's event loop.
+    public func describe() async -> ConnectionInfo {
+        let handler = self.handler
+        let lastEventID = try? await handler.eventLoop.submit { handler.value.lastEventID }.get()
+        var info = self.info
+        info.lastEventID = lastEventID ?? nil
+        return info
+    }
+
     public func close(reason: CloseReason) {
         let handler = self.handler
         handler.eventLoop.execute {

@@ -69,6 +69,10 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var closeAt = NIODeadline.distantFuture
     private var openedAt = NIODeadline.now()
     private var eventsSent = 0
+    /// The last frame written that carries an event id (parsed only when an operator asks).
+    private var lastIDFrame: ByteBuffer?
+    /// The cursor the browser came with, until an event is written.
+    private var resumedFrom: EventID?
 
     init(environment: StreamEnvironment, loop: StreamLoop) {
         self.environment = environment
@@ -115,7 +119,11 @@ final class SSEStreamHandler: ChannelInboundHandler {
             case .failure(let error)?:
                 answer(error, to: head)
             case .success(let request)?:
-                open(request, head: head)
+                if environment.drainSwitch.isDraining {
+                    answer(.draining(retryAfterSeconds: 2), to: head, extraHeaders: [("Retry-After", "2")])
+                } else {
+                    open(request, head: head)
+                }
             }
         case (_, .streaming), (_, .closed):
             break
@@ -152,9 +160,9 @@ final class SSEStreamHandler: ChannelInboundHandler {
         }
     }
 
-    private func answer(_ error: APIError, to head: HTTPRequestHead) {
+    private func answer(_ error: APIError, to head: HTTPRequestHead, extraHeaders: [(String, String)] = []) {
         state = .closed
-        var headers = HTTPHeaders(corsHeaders)
+        var headers = HTTPHeaders(corsHeaders + extraHeaders)
         let body = ByteBuffer(string: error.json)
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
@@ -201,6 +209,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         state = .streaming
         metrics.recordConnect()
         let lastEventID = request.lastEventID.flatMap { $0.isEmpty ? nil : $0 }
+        resumedFrom = lastEventID.flatMap { EventID($0) }
         loop.register(self)
         openedAt = .now()
         closeAt = openedAt + Self.jittered(configuration.maxLifetime)
@@ -322,6 +331,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private func write(_ frame: ByteBuffer) -> Bool {
         unflushedBytes += frame.readableBytes
         eventsSent += 1
+        if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == UInt8(ascii: "i") { lastIDFrame = frame }
         context.write(NIOAny(frame), promise: nil)
         defer { needsFlush = true }
         return !needsFlush
@@ -436,6 +446,15 @@ final class SSEStreamHandler: ChannelInboundHandler {
         }
         state = .closed
         context.close(promise: nil)
+    }
+
+    /// The id of the last event written (frames written start with their `id:` line), or
+    /// the cursor the browser resumed from.
+    var lastEventID: EventID? {
+        guard let frame = lastIDFrame, let line = frame.readableBytesView.split(separator: UInt8(ascii: "\n"), maxSplits: 1).first,
+            line.starts(with: "id: ".utf8)
+        else { return resumedFrom }
+        return EventID(String(decoding: line.dropFirst(4), as: UTF8.self)) ?? resumedFrom
     }
 
     // MARK: Helpers

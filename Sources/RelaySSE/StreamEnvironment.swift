@@ -12,14 +12,17 @@ final class StreamEnvironment: Sendable {
     /// Cluster mode: the shared history. `nil`: the hub's own window (standalone).
     let replaySource: (any ReplaySource)?
     let counters: StreamCounters
+    /// Once engaged (SIGTERM or `sse-relay drain`), new streams are refused with 503.
+    let drainSwitch: DrainSwitch
     /// Without per-stream metadata: stream logs add `client.id` and `peer` when written.
     let logger: Logger
 
-    init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, logger: Logger) {
+    init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, drainSwitch: DrainSwitch = DrainSwitch(), logger: Logger) {
         self.live = Live(configuration)
         self.hub = hub
         self.replaySource = replaySource
         self.counters = counters
+        self.drainSwitch = drainSwitch
         self.logger = logger
     }
 }

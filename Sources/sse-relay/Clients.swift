@@ -9,9 +9,13 @@ struct Clients: AsyncParsableCommand {
     )
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show where a client is connected.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show every stream of a client, on every node that holds it.",
+            discussion: AdminOptions.exitCodes
+        )
 
         @OptionGroup var socket: SocketOption
+        @OptionGroup var admin: AdminOptions
         @Flag(help: "Print the relay's JSON answer.")
         var json = false
         @Argument(help: "The client id.")
@@ -19,38 +23,61 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let response = try await socket.client.request(method: .GET, path: "/v1/clients/\(Publish.escape(id))")
-                guard response.status == 200 else { throw CLIError(response.errorMessage) }
+                let response = try await socket.client.request(method: .GET, path: "/v1/clients/\(Publish.escape(id))" + admin.query)
+                guard response.status == 200 else { throw CLIError(response.adminErrorMessage) }
+                let answer = response.json ?? [:]
                 if json {
                     print(response.body)
-                    return
+                } else {
+                    let connections = answer["connections"] as? [[String: Any]] ?? []
+                    print("client \(id): \(connections.count) connection\(connections.count == 1 ? "" : "s")")
+                    let rows = connections.map { connection in
+                        [
+                            "\(connection["node"] ?? "?")", "\(connection["since"] ?? "?")", "\(connection["peer"] ?? "?")",
+                            (connection["lastEventId"] as? String) ?? "-",
+                            (connection["topics"] as? [String] ?? []).joined(separator: ","),
+                        ]
+                    }
+                    if !rows.isEmpty {
+                        printTable(header: ["NODE", "SINCE", "PEER", "LAST EVENT ID", "TOPICS"], rows: rows)
+                    }
+                    AdminOptions.printMissingNodes(answer)
                 }
-                let connections = response.json?["connections"] as? [[String: Any]] ?? []
-                print("client \(id): \(connections.count) connection\(connections.count == 1 ? "" : "s")")
-                for connection in connections {
-                    let topics = (connection["topics"] as? [String] ?? []).joined(separator: ",")
-                    var line = "  node \(connection["node"] ?? "?")  since \(connection["since"] ?? "?")  peer \(connection["peer"] ?? "?")"
-                    if !topics.isEmpty { line += "  topics \(topics)" }
-                    print(line)
-                }
+                try AdminOptions.requireComplete(answer)
             }
         }
     }
 }
 
 struct Kick: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Close every stream of a client (browsers reconnect and resume).")
+    static let configuration = CommandConfiguration(
+        abstract: "Close every stream of a client on every node (browsers reconnect and resume).",
+        discussion: AdminOptions.exitCodes
+    )
 
     @OptionGroup var socket: SocketOption
+    @OptionGroup var admin: AdminOptions
+    @Flag(help: "Print the relay's JSON answer.")
+    var json = false
     @Argument(help: "The client id.")
     var id: String
 
     func run() async throws {
         try await runReportingErrors {
-            let response = try await socket.client.request(method: .DELETE, path: "/v1/clients/\(Publish.escape(id))")
-            guard response.status == 200 else { throw CLIError(response.errorMessage) }
-            let closed = response.json?["closed"] as? Int ?? 0
-            print("closed \(closed) connection\(closed == 1 ? "" : "s") of client \(id)")
+            let response = try await socket.client.request(method: .DELETE, path: "/v1/clients/\(Publish.escape(id))" + admin.query)
+            guard response.status == 200 else { throw CLIError(response.adminErrorMessage) }
+            let answer = response.json ?? [:]
+            if json {
+                print(response.body)
+            } else {
+                let closed = answer["closed"] as? Int ?? 0
+                print("closed \(closed) connection\(closed == 1 ? "" : "s") of client \(id)")
+                for node in answer["nodes"] as? [[String: Any]] ?? [] where node["status"] as? String == "answered" {
+                    print("  node \(node["node"] ?? "?"): closed \(node["closed"] ?? 0)")
+                }
+                AdminOptions.printMissingNodes(answer)
+            }
+            try AdminOptions.requireComplete(answer)
         }
     }
 }

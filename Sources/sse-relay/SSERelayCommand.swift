@@ -5,7 +5,7 @@ struct SSERelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sse-relay",
         abstract: "Holds browsers' Server-Sent-Events streams and relays events to them from local applications.",
-        subcommands: [Serve.self, Publish.self, Clients.self, Kick.self, Status.self],
+        subcommands: [Serve.self, Publish.self, Clients.self, Kick.self, Nodes.self, Drain.self, Status.self],
         defaultSubcommand: nil
     )
 }

@@ -105,7 +105,7 @@ def test_status_without_relay_fails(tmpdir_short):
 def test_help_lists_subcommands_and_flags():
     p = run_cli("--help")
     assert p.returncode == 0, p.stderr
-    for sub in ("serve", "publish", "clients", "kick", "status"):
+    for sub in ("serve", "publish", "clients", "kick", "nodes", "drain", "status"):
         assert sub in p.stdout, p.stdout
     p = run_cli("serve", "--help")
     assert p.returncode == 0, p.stderr

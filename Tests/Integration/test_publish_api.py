@@ -156,7 +156,8 @@ def test_ndjson_batch(relay):
 def test_get_client_connections(relay):
     r = relay(node_id=NODE)
     empty = r.client_info("42")
-    assert empty == {"client": "42", "connections": []}, empty
+    assert empty == {"client": "42", "connections": [], "complete": True,
+                     "nodes": [{"node": NODE, "status": "answered", "connections": 0}]}, empty
 
     a = r.open_stream("42")
     b = r.open_stream("42", topics=["news", "sports"])
@@ -182,7 +183,8 @@ def test_delete_client_closes_streams(relay):
     r.wait_connections("42", 2)
     rep = r.request("DELETE", "/v1/clients/42")
     assert rep.status == 200, rep
-    assert rep.json() == {"client": "42", "closed": 2}
+    assert rep.json() == {"client": "42", "closed": 2, "complete": True,
+                          "nodes": [{"node": NODE, "status": "answered", "closed": 2}]}
     a.wait_ended(5)
     b.wait_ended(5)
     assert r.client_info("42")["connections"] == []
@@ -190,7 +192,7 @@ def test_delete_client_closes_streams(relay):
     assert r.publish("43", "still here").status == 200
     assert other.next_event().data == "still here"
     rep = r.request("DELETE", "/v1/clients/nobody")
-    assert rep.status == 200 and rep.json() == {"client": "nobody", "closed": 0}, rep
+    assert rep.status == 200 and rep.json()["closed"] == 0, rep
 
 
 def test_health(relay):
@@ -322,7 +324,7 @@ def test_pipelined_requests_answered_in_order(relay):
     assert out[2].json()["topic"] == "t"
     out[3].assert_error(404, "not_found")
     assert out[4].json()["client"] == "a" and out[4].json()["delivered"] == 1
-    assert out[5].json() == {"client": "zzz", "connections": []}
+    assert out[5].json()["client"] == "zzz" and out[5].json()["connections"] == []
     assert s.next_event().data == "hello"
 
 

@@ -13,6 +13,7 @@ import Testing
     let loop = EmbeddedEventLoop()
     let hub = Hub<SSEStream>(history: .init(), epoch: 9)
     let counters = StreamCounters()
+    let drainSwitch = DrainSwitch()
     var configuration = SSEServer.Configuration(nodeID: "test", keepAlive: .seconds(15), bufferLimit: 4096)
 
     func makeChannel() throws -> EmbeddedChannel {
@@ -20,7 +21,7 @@ import Testing
         let channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(
             SSEStreamHandler(
-                environment: StreamEnvironment(configuration: configuration, hub: hub, replaySource: nil, counters: counters, logger: Logger(label: "test")),
+                environment: StreamEnvironment(configuration: configuration, hub: hub, replaySource: nil, counters: counters, drainSwitch: drainSwitch, logger: Logger(label: "test")),
                 loop: streamLoop
             )
         )
@@ -92,6 +93,30 @@ import Testing
         #expect(head.headers["Content-Type"] == ["application/json"])
         #expect(try answerBody(channel).contains(#""code":"\#(code)""#))
         #expect(hub.statistics.connections == 0)
+    }
+
+    @Test func drainingNodeRefusesNewStreamsWithRetryAfter() throws {
+        drainSwitch.engage()
+        let channel = try makeChannel()
+        try request(channel, "/events/42")
+        let head = try #require(try responseHead(channel))
+        #expect(head.status == .serviceUnavailable)
+        #expect(head.headers["Retry-After"] == ["2"])
+        #expect(try answerBody(channel).contains(#""code":"draining""#))
+        #expect(hub.statistics.connections == 0)
+    }
+
+    @Test func lastEventIDIsTheLastEventWritten() throws {
+        let channel = try makeChannel()
+        try request(channel, "/events/42", headers: ["Last-Event-ID": "9-0"])
+        _ = try responseHead(channel)
+        let stream = try #require(hub.subscribers(of: ClientID("42")!).first)
+        // `describe()` reads this on the stream's loop; the embedded loop is this thread.
+        #expect(stream.handler.value.lastEventID == EventID(epoch: 9, sequence: 0))
+        let receipt = publish("one", to: "42")
+        loop.run()
+        #expect(stream.handler.value.lastEventID == receipt.id)
+        #expect(stream.info.lastEventID == nil)
     }
 
     @Test func preflightAnswersWithConfiguredOrigin() throws {

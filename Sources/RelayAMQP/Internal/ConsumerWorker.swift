@@ -14,7 +14,7 @@ final class ConsumerWorker: Sendable {
         /// Which connection delivered it: tags mean nothing on another connection.
         let generation: UInt64
         let tag: UInt64
-        let events: [ForwardedEvent]
+        let message: NodeMessage
     }
 
     private struct State {
@@ -154,9 +154,9 @@ final class ConsumerWorker: Sendable {
             switch frame {
             case .deliver(let tag):
                 let content = try connection.readContent()
-                let events: [ForwardedEvent]
+                let message: NodeMessage
                 do {
-                    events = try ForwardedBatchCodec.decode(content.body)
+                    message = try NodeMessage.decode(content.body)
                 } catch {
                     // Whoever sent it, it will not decode any better next time: requeueing
                     // would loop it forever, so it is acknowledged and dropped.
@@ -174,10 +174,10 @@ final class ConsumerWorker: Sendable {
                     try connection.acknowledge(upTo: tag, multiple: false)
                     continue
                 }
-                if events.isEmpty {
+                if case .events(let events) = message, events.isEmpty {
                     try connection.acknowledge(upTo: tag, multiple: false)
                 } else {
-                    deliveryInput.yield(Delivery(generation: generation, tag: tag, events: events))
+                    deliveryInput.yield(Delivery(generation: generation, tag: tag, message: message))
                 }
             case .returned:
                 _ = try connection.readContent()
