@@ -190,7 +190,8 @@ public struct RelayConfiguration: Sendable {
         sse.drainPeriod = drainPeriod
         metrics = try values.value("metrics.listen", default: "127.0.0.1:9464", { text -> MetricsServer.Configuration?? in
             let trimmed = text.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.lowercased() == "off" { return .some(nil) }
+            // A YAML file may hand over `off` as the boolean false.
+            if trimmed.isEmpty || ["off", "false"].contains(trimmed.lowercased()) { return .some(nil) }
             guard let address = ValueParsers.hostPort(trimmed) else { return .none }
             return .some(MetricsServer.Configuration(host: address.host, port: address.port))
         }) { "must be HOST:PORT, [IPv6]:PORT, :PORT, or off" }

@@ -122,3 +122,27 @@ def test_metrics_listener_can_be_turned_off_and_bad_values_are_refused(relay):
     failed = relay("--metrics-listen", "nowhere", wait_ready=False)
     assert failed.wait_exit(10) != 0
     assert "metrics.listen" in failed.stderr_text()
+
+
+def test_status_feed_is_sse_and_does_not_hold_up_shutdown(relay):
+    import http.client
+    import json
+
+    import sseclient
+
+    r = relay("--node-id", "feed")
+    conn = http.client.HTTPConnection("127.0.0.1", r.metrics_port, timeout=10)
+    conn.request("GET", "/status/events")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
+    events = sseclient.SSEClient(resp).events()
+    first = next(e for e in events if e.event == "status")
+    snapshot = json.loads(first.data)
+    assert snapshot["node"] == "feed" and snapshot["ready"] is True and snapshot["mode"] == "standalone"
+    assert snapshot["nodes"] == [{"id": "feed", "address": f"127.0.0.1:{r.port}", "connections": 0,
+                                  "version": snapshot["version"]}]
+    second = next(e for e in events if e.event == "status")
+    assert int(second.id.rsplit("-", 1)[1]) > int(first.id.rsplit("-", 1)[1])
+    r.proc.send_signal(signal.SIGTERM)
+    assert r.wait_exit(10) == 0
+    conn.close()
