@@ -73,7 +73,9 @@ def test_event_frames_of_64KiB_and_more_are_delivered(relay, size):
     data = "".join(f"{i:07d}\n" for i in range(size // 8 + 1))[:size]
     rep = r.publish("42", data)
     assert rep.status == 200, rep
-    ev = s.next_event(timeout=5)
+    # The relay writes the 875 KB frame in well under a second; the generous deadline is
+    # for sseclient-py, whose line-by-line parse of 62,500 data lines is slow on a busy machine.
+    ev = s.next_event(timeout=60)
     assert ev.data == data, (len(ev.data), size)
     assert r.publish("42", "small after").status == 200
     assert s.next_event(timeout=5).data == "small after"
