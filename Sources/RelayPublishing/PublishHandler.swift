@@ -267,25 +267,19 @@ final class PublishHandler: ChannelInboundHandler {
         }
         var lines: [Line] = []
         var publications: [Publication] = []
-        var lineNumber = 0
         let maxEvents = configuration.maxBatchEvents
-        var events = 0
-        for raw in body.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) where raw.contains(where: { $0 > 0x20 }) {
-            events += 1
-        }
+        let bodyLines = NDJSONLines(body).lines
+        let events = bodyLines.count
         guard events <= maxEvents else {
             respond(
                 context: context, head: head,
                 error: APIError(status: 413, code: "too_many_events", message: "the request holds \(events) events; the limit is \(maxEvents) per request (publish.max-batch-events)"))
             return
         }
-        for raw in body.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var line = raw
-            while let last = line.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
-                line = line.dropLast()
-            }
-            if line.isEmpty { continue }
+        let view = body.readableBytesView
+        for bodyLine in bodyLines {
+            let lineNumber = bodyLine.number
+            let line = view[(view.startIndex + bodyLine.range.lowerBound)..<(view.startIndex + bodyLine.range.upperBound)]
             do throws(APIError) {
                 let publication = try bulkEvent(line)
                 switch admission(publication) {
