@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["JSON", "YAML"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         // MARK: C libraries (pkg-config; apt names for a friendly error when missing)
@@ -42,7 +43,7 @@ let package = Package(
         .target(
             name: "RelaySSE",
             dependencies: [
-                "RelayCore",
+                "RelayCore", "RelayAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -61,6 +62,20 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: Subscriber admission: JWT / delegated auth, CORS, limits, proxies (pure decisions + a NIO client)
+        .target(
+            name: "RelayAuth",
+            dependencies: [
+                "RelayCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -95,7 +110,7 @@ let package = Package(
         .target(
             name: "RelayApp",
             dependencies: [
-                "RelayCore", "RelaySSE", "RelayPublishing", "RelayRedis", "RelayAMQP", "RelaySystemd",
+                "RelayCore", "RelaySSE", "RelayPublishing", "RelayRedis", "RelayAMQP", "RelaySystemd", "RelayAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -126,9 +141,13 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
         .testTarget(
+            name: "RelayAuthTests",
+            dependencies: ["RelayAuth", "RelayCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "RelaySSETests",
             dependencies: [
-                "RelaySSE", "RelayCore", "RelayPublishing", "RelayApp",
+                "RelaySSE", "RelayCore", "RelayPublishing", "RelayApp", "RelayAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Logging
+import RelayAuth
 import RelayCore
 import RelayPublishing
 import RelayRedis
@@ -20,6 +21,8 @@ public struct RelayConfiguration: Sendable {
     public var drainPeriod: Duration
     /// Set when both Redis and RabbitMQ are configured; `nil` runs standalone.
     public var cluster: Cluster?
+    /// How subscribers are admitted (`auth.*`); limits, CORS and proxies live in `sse`.
+    public var auth: SubscriberAuth
 
     public struct Cluster: Sendable {
         public var redis: RedisConfiguration
@@ -50,7 +53,7 @@ public struct RelayConfiguration: Sendable {
         ("history.age", "5m", "How long events stay replayable."),
         ("history.max-bytes", "64MiB", "Memory cap for all kept events together."),
         ("events.max-size", "64KiB", "Largest event (data plus name) accepted."),
-        ("cors.allow-origin", "", "Access-Control-Allow-Origin for streams (empty: none)."),
+        ("cors.allow-origin", "", "Origins allowed to read streams: exact, https://*.example.com, or * (comma-separated; empty: none)."),
         ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
         ("log.format", "auto", "auto (journald when stderr is the journal), journald or text."),
         ("drain.period", "10s", "On SIGTERM, streams are closed spread over this period (browsers reconnect elsewhere)."),
@@ -66,7 +69,7 @@ public struct RelayConfiguration: Sendable {
         ("cluster.heartbeat", "5s", "How often this node refreshes its registry entries."),
         ("cluster.ttl", "15s", "How long registry entries live without a heartbeat."),
         ("cluster.startup-timeout", "30s", "How long start-up waits for Redis and RabbitMQ before giving up with the reason."),
-    ]
+    ] + admissionKeys
 
     /// `stream.keep-alive` → `SSE_RELAY_STREAM_KEEP_ALIVE`.
     public static func environmentName(of key: String) -> String {
@@ -125,15 +128,13 @@ public struct RelayConfiguration: Sendable {
         let maxLifetime = try values.duration("stream.max-lifetime", default: "1h", minimum: .milliseconds(100))
         let bufferLimit = try values.size("stream.buffer-limit", default: "256KiB", minimum: 1024)
         let retry = try values.duration("stream.retry", default: "2000ms", minimum: .zero)
-        let allowOrigin = try values.value("cors.allow-origin", default: "") { value in
-            value.contains(where: { $0 == "\r" || $0 == "\n" }) ? nil : value
-        } problem: { "must be one origin (e.g. https://app.example.com) or *" }
-        sse = SSEServer.Configuration(
+        var sse = SSEServer.Configuration(
             host: listen.host, port: listen.port, nodeID: nodeID,
             keepAlive: keepAlive, maxLifetime: maxLifetime, bufferLimit: bufferLimit,
-            retryMilliseconds: Int(retry.milliseconds),
-            allowOrigin: allowOrigin.isEmpty ? nil : allowOrigin
+            retryMilliseconds: Int(retry.milliseconds)
         )
+        auth = try Self.admission(values, sse: &sse, environment: environment)
+        self.sse = sse
 
         let maxEventSize = try values.size("events.max-size", default: "64KiB", minimum: 1)
         publish = PublishServer.Configuration(
@@ -155,7 +156,7 @@ public struct RelayConfiguration: Sendable {
             "must be auto, journald or text"
         }
         drainPeriod = try values.duration("drain.period", default: "10s", minimum: .zero)
-        sse.drainPeriod = drainPeriod
+        self.sse.drainPeriod = drainPeriod
         cluster = try Self.cluster(values, listen: listen, environment: values.environment)
     }
 
