@@ -362,3 +362,34 @@ def test_star_with_credentials_is_refused_and_star_alone_still_works(relay):
     r = relay("--allow-origin", "*")
     s = r.open_stream("c", headers={"Origin": "https://anything.example"})
     assert s.headers.get("Access-Control-Allow-Origin") == "*"
+
+
+# --------------------------------------------------------------------------------------
+# cluster mode: the same admission, and replay from the shared history after expiry
+
+
+def test_cluster_jwt_expiry_then_replay_on_another_node(relay, tmp_path):
+    from servers import RabbitMQ, Redis
+    redis, broker = Redis().start(), RabbitMQ().start()
+    try:
+        secret = write(tmp_path / "jwt.secret", SECRET)
+        env = {"SSE_RELAY_AUTH_MODE": "jwt", "SSE_RELAY_AUTH_JWT_KEYS": f"HS256:{secret}",
+               "SSE_RELAY_AUTH_JWT_LEEWAY": "0s"}
+        common = ["--redis", redis.url, "--amqp", broker.url, "--redis-key-prefix", "authtest:",
+                  "--heartbeat", "300ms", "--registry-ttl", "1500ms"]
+        a = relay(*common, env=env, node_id="node-a")
+        b = relay(*common, env=env, node_id="node-b")
+        refused = a.stream("alice")
+        assert_json_error(refused.status, refused.headers, refused.body, 401, "unauthenticated")
+        s = a.open_stream("alice", headers={"Authorization": "Bearer " + token(exp_in=2)})
+        b.publish("alice", "cross-node")
+        last = s.next_event(timeout=10)
+        assert last.data == "cross-node"
+        assert s.wait_ended(8) == "clean"
+        wait_until(lambda: "token_expired" in a.stderr_text(), 5, message="close reason logged")
+        b.publish("alice", "while away")  # not connected anywhere: stored in the shared history
+        again = b.open_stream("alice", last_event_id=last.id, headers={"Authorization": "Bearer " + token()})
+        assert again.next_event(timeout=10).data == "while away"
+    finally:
+        redis.cleanup()
+        broker.cleanup()
