@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -67,6 +68,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Client id prefix; ids are PREFIX0 … PREFIX(N-1).")
     var clientPrefix = "bench-"
 
+    @Option(help: "File of subscriber tokens, one per line, for PREFIX0, PREFIX1, … (sent as Authorization: Bearer), to measure a relay with auth.")
+    var tokens: String?
+
     @Option(help: "SSE connects in progress at once.")
     var connectConcurrency = 500
 
@@ -109,6 +113,13 @@ struct Bench: AsyncParsableCommand {
         }
         let server = try Self.parse(url: url)
         let hostHeader = url.dropFirst("http://".count).split(separator: "/").first.map(String.init) ?? url
+        var bearerTokens: [String] = []
+        if let tokens {
+            guard let text = try? String(contentsOfFile: tokens, encoding: .utf8) else {
+                throw ValidationError("--tokens: cannot read \(tokens)")
+            }
+            bearerTokens = text.split(whereSeparator: \.isNewline).map(String.init)
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
@@ -152,7 +163,7 @@ struct Bench: AsyncParsableCommand {
                 + " (\(min(connectConcurrency, connections)) at a time, \(max(1, sourceAddresses)) source address(es))")
             let rssBefore = relayPid.flatMap { ProcessStats.residentKiB(pid: $0) }
             let cpu = CPUWindow(relayPid: relayPid)
-            let template = SSERequestTemplate(hostHeader: hostHeader, clientPrefix: clientPrefix, topic: topic)
+            let template = SSERequestTemplate(hostHeader: hostHeader, clientPrefix: clientPrefix, topic: topic, tokens: bearerTokens)
             let outcome = await connector.connect(count: connections, template: template)
             let usage = cpu.finish()
             channels = outcome.channels
