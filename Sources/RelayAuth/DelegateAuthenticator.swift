@@ -153,11 +153,16 @@ public final class DelegateAuthenticator: SubscriberAuthenticator {
                 }
             }
         let channel: any Channel
-        switch configuration.endpoint {
-        case .tcp(let host, let port, _):
-            channel = try await bootstrap.connect(host: host, port: port).get()
-        case .unix(let socketPath, _):
-            channel = try await bootstrap.connect(unixDomainSocketPath: socketPath).get()
+        do {
+            switch configuration.endpoint {
+            case .tcp(let host, let port, _):
+                channel = try await bootstrap.connect(host: host, port: port).get()
+            case .unix(let socketPath, _):
+                channel = try await bootstrap.connect(unixDomainSocketPath: socketPath).get()
+            }
+        } catch {
+            promise.fail(error)  // every promise is completed: NIO treats a dropped one as a bug
+            throw error
         }
         let timeout = eventLoop.scheduleTask(in: .nanoseconds(configuration.timeout.nanoseconds)) {
             promise.fail(DelegateError.timeout)

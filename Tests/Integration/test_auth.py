@@ -291,8 +291,10 @@ def test_delegate_answers_are_cached_briefly(relay, auth_app):
 def test_delegate_down_fails_closed(relay):
     port = free_port()
     r = relay(env={"SSE_RELAY_AUTH_MODE": "delegate", "SSE_RELAY_AUTH_DELEGATE_URL": f"http://127.0.0.1:{port}/auth"})
-    resp = r.stream("alice", headers={"Cookie": "session=alice"})
-    assert_json_error(resp.status, resp.headers, resp.body, 503, "auth_unavailable")
+    for _ in range(3):
+        resp = r.stream("alice", headers={"Cookie": "session=alice"})
+        assert_json_error(resp.status, resp.headers, resp.body, 503, "auth_unavailable")
+    assert r.health()["status"] == "ok" and r.proc.poll() is None, "the relay survives a dead delegate"
 
 
 # --------------------------------------------------------------------------------------
