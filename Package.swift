@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         // MARK: C libraries (pkg-config; apt names for a friendly error when missing)
@@ -54,7 +55,7 @@ let package = Package(
         .target(
             name: "RelaySSE",
             dependencies: [
-                "RelayCore", "RelayHTTP",
+                "RelayCore", "RelayHTTP", "RelayAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,6 +74,20 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: Subscriber admission: JWT / delegated auth, CORS, limits, proxies (pure decisions + a NIO client)
+        .target(
+            name: "RelayAuth",
+            dependencies: [
+                "RelayCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -107,7 +122,7 @@ let package = Package(
         .target(
             name: "RelayApp",
             dependencies: [
-                "RelayCore", "RelaySSE", "RelayPublishing", "RelayRedis", "RelayAMQP", "RelaySystemd",
+                "RelayCore", "RelaySSE", "RelayPublishing", "RelayRedis", "RelayAMQP", "RelaySystemd", "RelayAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -143,9 +158,13 @@ let package = Package(
             dependencies: ["RelayCore", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
+            name: "RelayAuthTests",
+            dependencies: ["RelayAuth", "RelayCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "RelaySSETests",
             dependencies: [
-                "RelaySSE", "RelayCore", "RelayPublishing", "RelayApp",
+                "RelaySSE", "RelayCore", "RelayPublishing", "RelayApp", "RelayAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

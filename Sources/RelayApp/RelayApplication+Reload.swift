@@ -14,6 +14,7 @@ extension RelayApplication {
         let logLevel = self.logLevel
         let reloadConfiguration = self.reloadConfiguration
         let logger = self.logger
+        let jwtAuthenticator = self.jwtAuthenticator
         return Supervision(
             notifier: notifier, loops: Array(MultiThreadedEventLoopGroup.singleton.makeIterator()), probes: probes,
             logger: logger, status: status
@@ -39,6 +40,10 @@ extension RelayApplication {
             publish.socketGroup = running.publish.socketGroup
             publishServer.reconfigure(publish)
             hub?.reconfigure(history: fresh.history)
+            if case .jwt(let jwt) = fresh.auth, let authenticator = jwtAuthenticator.value {
+                await authenticator.replace(jwt)
+                logger.notice("subscriber auth keys reloaded", metadata: ["auth.keys": "\(jwt.keys.summary)"])
+            }
             return nil
         }
     }
@@ -55,6 +60,7 @@ extension RelayApplication {
             ("log.format", running.logFormat != fresh.logFormat),
             ("metrics.listen", running.metrics != fresh.metrics),
             ("redis/amqp", (running.cluster == nil) != (fresh.cluster == nil)),
+            ("auth.mode", running.auth.mode != fresh.auth.mode),
         ]
     }
 

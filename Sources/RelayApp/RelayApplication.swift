@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RelayAMQP
+import RelayAuth
 import RelayCore
 import RelayPublishing
 import RelayRedis
@@ -25,6 +26,11 @@ public struct RelayApplication {
     /// Reads the configuration again from the same sources (for SIGHUP).
     let reloadConfiguration: @Sendable () async throws -> RelayConfiguration
     let notifier = SystemdNotifier.fromEnvironment()
+    /// The one switch that says "this node is draining": set on SIGTERM (and by
+    /// `sse-relay drain`); readiness and stream admission read it.
+    public let drainSwitch = DrainSwitch()
+    /// JWT mode: the authenticator whose keys a reload replaces.
+    let jwtAuthenticator = LateBound<JWTAuthenticator>()
 
     public init(
         configuration: RelayConfiguration, logger: Logger, logLevel: LogLevelSource? = nil,
@@ -47,11 +53,11 @@ public struct RelayApplication {
     }
 
     private func runStandalone(onReady: @Sendable (SocketAddress) -> Void) async throws {
+        let drainSwitch = self.drainSwitch
         let epoch = UInt64(Date().timeIntervalSince1970 * 1000)
         let (metrics, registry) = MetricsExporter.make(nodeID: configuration.nodeID, enabled: configuration.metrics != nil, cluster: false)
         let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch, metrics: metrics)
         let counters = StreamCounters()
-        let drainSwitch = DrainSwitch()
         let drain = makeNodeDrain(drainSwitch, advertisedAddress: nil) {}
         let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters, drain: drain, epoch: Int64(epoch))
         let exporter = MetricsExporter(metrics: metrics, registry: registry) { backend.local.status(mode: "standalone") }
@@ -78,6 +84,7 @@ public struct RelayApplication {
     }
 
     private func runCluster(_ cluster: RelayConfiguration.Cluster, onReady: @Sendable (SocketAddress) -> Void) async throws {
+        let drainSwitch = self.drainSwitch
         let nodeID = configuration.nodeID
         let (metrics, prometheus) = MetricsExporter.make(nodeID: nodeID, enabled: configuration.metrics != nil, cluster: true)
         let registryHandle = LateBound<RedisRegistry>()
@@ -102,7 +109,6 @@ public struct RelayApplication {
             configuration: .init(nodeID: nodeID, historySize: configuration.history.eventsPerStream, historyAge: configuration.history.maxAge)
         )
         let counters = StreamCounters()
-        let drainSwitch = DrainSwitch()
         let drain = makeNodeDrain(drainSwitch, advertisedAddress: cluster.advertise) {
             // Other nodes must stop routing here while browsers move away.
             await registry.leave()
@@ -193,10 +199,13 @@ public struct RelayApplication {
         }
         let notifier = self.notifier
         let drainPeriod = configuration.drainPeriod
+        let drainSwitch = self.drainSwitch
         let sseServer = try await SSEServer.bind(
             configuration: configuration.sse, hub: hub, replaySource: replaySource, counters: counters,
-            drainSwitch: drainSwitch, adoptedSocket: activated["http"],
+            authenticator: await makeAuthenticator(group: group), drainSwitch: drainSwitch,
+            adoptedSocket: activated["http"],
             beforeDrain: {
+                drainSwitch.engage()
                 _ = notifier?.stopping(status: "draining")
                 // The drain may outlast the unit's stop timeout: ask for what it needs.
                 _ = notifier?.extendTimeout(drainPeriod + .seconds(15))
@@ -204,6 +213,16 @@ public struct RelayApplication {
             },
             group: group, logger: logger
         )
+        if case .none(allowAnonymous: false) = configuration.auth, let host = sseServer.localAddress.ipAddress,
+            !RelayConfiguration.isLoopback(host)
+        {
+            // A socket from systemd can be bound anywhere, whatever `listen` says.
+            try? await sseServer.closeAllStreams(reason: .drain)
+            throw ConfigurationError(
+                key: "auth.mode",
+                problem: "the subscriber socket is bound to \(host), not loopback, and no subscriber auth is set: set auth.mode (jwt or delegate), or auth.allow-anonymous: true"
+            )
+        }
         do {
             var metricsServer: MetricsServer?
             if let metricsConfiguration = configuration.metrics {
@@ -241,6 +260,29 @@ public struct RelayApplication {
             logger.notice("draining on request: refusing new streams and moving browsers to other nodes")
             _ = notifier?.status("draining")
             await leave()
+        }
+    }
+
+    /// The subscriber authenticator `auth.mode` asks for; says loudly when there is none.
+    private func makeAuthenticator(group: any EventLoopGroup) async -> any SubscriberAuthenticator {
+        switch configuration.auth {
+        case .none(let allowAnonymous):
+            logger.warning(
+                "subscriber auth is off (auth.mode none): anyone who reaches the subscriber port can open any stream",
+                metadata: [
+                    "listen": "\(configuration.sse.host):\(configuration.sse.port)",
+                    "auth.allow_anonymous": "\(allowAnonymous)",
+                ]
+            )
+            return AnonymousAuthenticator()
+        case .jwt(let jwt):
+            let authenticator = await JWTAuthenticator(configuration: jwt)
+            jwtAuthenticator.value = authenticator
+            logger.info("subscriber auth: JWT", metadata: ["auth.keys": "\(jwt.keys.summary)", "auth.topics_claim": "\(jwt.policy.topicsClaim)"])
+            return authenticator
+        case .delegate(let delegate):
+            logger.info("subscriber auth: delegated", metadata: ["auth.delegate": "\(delegate.endpoint)"])
+            return DelegateAuthenticator(configuration: delegate, group: group, logger: logger)
         }
     }
 

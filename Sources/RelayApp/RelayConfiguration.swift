@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Logging
+import RelayAuth
 import RelayCore
 import RelayPublishing
 import RelayRedis
@@ -22,6 +23,8 @@ public struct RelayConfiguration: Sendable {
     public var metrics: MetricsServer.Configuration?
     /// Set when both Redis and RabbitMQ are configured; `nil` runs standalone.
     public var cluster: Cluster?
+    /// How subscribers are admitted (`auth.*`); limits, CORS and proxies live in `sse`.
+    public var auth: SubscriberAuth
 
     public struct Cluster: Sendable {
         public var redis: RedisConfiguration
@@ -61,7 +64,7 @@ public struct RelayConfiguration: Sendable {
         ("events.rate-limit-per-client", "0", "Events per second each client id may receive from publishers, on average (0: unlimited)."),
         ("events.rate-limit-burst", "<rate>", "Events a client id may receive at once above that rate (at least 1)."),
         ("events.rate-limit-action", "drop", "Over the rate: drop (reported as dropped: rate_limited, counted) or coalesce (held back, the latest per client id sent when the rate allows)."),
-        ("cors.allow-origin", "", "Access-Control-Allow-Origin for streams (empty: none)."),
+        ("cors.allow-origin", "", "Origins allowed to read streams: exact, https://*.example.com, or * (comma-separated; empty: none)."),
         ("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
         ("log.format", "auto", "auto (journald when stderr is the journal), journald or text."),
         ("drain.period", "10s", "On SIGTERM, streams are closed spread over this period (browsers reconnect elsewhere)."),
@@ -78,7 +81,7 @@ public struct RelayConfiguration: Sendable {
         ("cluster.heartbeat", "5s", "How often this node refreshes its registry entries."),
         ("cluster.ttl", "15s", "How long registry entries live without a heartbeat."),
         ("cluster.startup-timeout", "30s", "How long start-up waits for Redis and RabbitMQ before giving up with the reason."),
-    ]
+    ] + admissionKeys
 
     /// `stream.keep-alive` → `SSE_RELAY_STREAM_KEEP_ALIVE`.
     public static func environmentName(of key: String) -> String {
@@ -137,16 +140,14 @@ public struct RelayConfiguration: Sendable {
         let maxLifetime = try values.duration("stream.max-lifetime", default: "1h", minimum: .milliseconds(100))
         let bufferLimit = try values.size("stream.buffer-limit", default: "256KiB", minimum: 1024)
         let retry = try values.duration("stream.retry", default: "2000ms", minimum: .zero)
-        let allowOrigin = try values.value("cors.allow-origin", default: "") { value in
-            value.contains(where: { $0 == "\r" || $0 == "\n" }) ? nil : value
-        } problem: { "must be one origin (e.g. https://app.example.com) or *" }
-        sse = SSEServer.Configuration(
+        var sse = SSEServer.Configuration(
             host: listen.host, port: listen.port, nodeID: nodeID,
             keepAlive: keepAlive, maxLifetime: maxLifetime, bufferLimit: bufferLimit,
-            retryMilliseconds: Int(retry.milliseconds),
-            allowOrigin: allowOrigin.isEmpty ? nil : allowOrigin
+            retryMilliseconds: Int(retry.milliseconds)
         )
         sse.requestTimeout = try values.duration("http.request-timeout", default: "10s", minimum: .milliseconds(100))
+        auth = try Self.admission(values, sse: &sse, environment: environment)
+        self.sse = sse
 
         let maxEventSize = try values.size("events.max-size", default: "64KiB", minimum: 1)
         publish = PublishServer.Configuration(
@@ -187,7 +188,7 @@ public struct RelayConfiguration: Sendable {
             "must be auto, journald or text"
         }
         drainPeriod = try values.duration("drain.period", default: "10s", minimum: .zero)
-        sse.drainPeriod = drainPeriod
+        self.sse.drainPeriod = drainPeriod
         metrics = try values.value("metrics.listen", default: "127.0.0.1:9464", { text -> MetricsServer.Configuration?? in
             let trimmed = text.trimmingCharacters(in: .whitespaces)
             // A YAML file may hand over `off` as the boolean false.

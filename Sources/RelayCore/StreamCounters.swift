@@ -5,6 +5,7 @@ import Synchronization
 /// events, so a lock is cheap enough here.
 public final class StreamCounters: Sendable {
     private let closed = Mutex<[CloseReason: Int]>(Dictionary(uniqueKeysWithValues: CloseReason.allCases.map { ($0, 0) }))
+    private let refused = Mutex<[RefusalReason: Int]>(Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { ($0, 0) }))
 
     public init() {}
 
@@ -15,5 +16,15 @@ public final class StreamCounters: Sendable {
     /// Reason → count, for every reason.
     public var closes: [CloseReason: Int] {
         closed.withLock { $0 }
+    }
+
+    /// A subscribe request refused before its stream opened.
+    public func recordRefusal(_ reason: RefusalReason) {
+        refused.withLock { $0[reason, default: 0] += 1 }
+    }
+
+    /// Refusal reason → count, for every reason.
+    public var refusals: [RefusalReason: Int] {
+        refused.withLock { $0 }
     }
 }

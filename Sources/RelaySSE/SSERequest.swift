@@ -10,6 +10,8 @@ struct SSERequest: Equatable {
     /// that cannot set headers, `?lastEventId=`. The header wins: it is newer than a URL
     /// built when the page loaded.
     var lastEventID: String?
+    /// `?token=`: browsers' EventSource cannot set an Authorization header. Never logged.
+    var token: String? = nil
 
     static let pathPrefix = "/events/"
 
@@ -29,6 +31,7 @@ struct SSERequest: Equatable {
         }
         var topics: [TopicName] = []
         var lastEventID: String?
+        var token: String?
         for item in components.queryItems ?? [] {
             switch item.name {
             case "topic":
@@ -37,6 +40,8 @@ struct SSERequest: Equatable {
                 if !topics.contains(topic) { topics.append(topic) }
             case "lastEventId":
                 lastEventID = item.value
+            case "token":
+                token = item.value
             default:
                 // Unknown parameters (cache busters, tokens for later) are ignored.
                 break
@@ -45,6 +50,6 @@ struct SSERequest: Equatable {
         if let header = head.headers.first(name: "Last-Event-ID") {
             lastEventID = header
         }
-        return SSERequest(client: client, topics: topics, lastEventID: lastEventID)
+        return SSERequest(client: client, topics: topics, lastEventID: lastEventID, token: token)
     }
 }

@@ -1,3 +1,4 @@
+import RelayAuth
 import RelayCore
 
 extension SSEServer {
@@ -17,8 +18,8 @@ extension SSEServer {
         public var bufferLimit: Int
         /// The reconnect delay hint (`retry:`) at the start of every stream, in milliseconds.
         public var retryMilliseconds: Int
-        /// `Access-Control-Allow-Origin` for streams and preflights; `nil` sends none.
-        public var allowOrigin: String?
+        /// Which browser origins may read streams (`Access-Control-Allow-Origin`).
+        public var cors: CORSPolicy
         /// On shutdown, streams are closed spread over this period, each told to come back
         /// soon, so that reconnects do not stampede the other nodes.
         public var drainPeriod: Duration = .seconds(10)
@@ -26,6 +27,18 @@ extension SSEServer {
         /// a connection may stay silent before its first request and between requests for
         /// ``SSEServer/idleTimeout``.
         public var requestTimeout: Duration = .seconds(10)
+        /// Streams per node and per client id.
+        public var connectionLimits = ConnectionLedger.Limits()
+        /// New connections per second per remote address.
+        public var connectRate = ConnectRateLimiter.Configuration()
+        /// Topics one stream may join; 0: no limit.
+        public var maxTopics = 32
+        /// Bytes of request line and headers a subscribe request may have (431 past it).
+        public var maxHeaderSize = 16 << 10
+        /// Proxies whose `X-Forwarded-For` names the client for limits and logs.
+        public var trustedProxies = TrustedProxies()
+        /// A cookie that may carry the subscriber token; `nil`: none.
+        public var tokenCookie: String?
 
         public init(
             host: String = "127.0.0.1",
@@ -35,7 +48,7 @@ extension SSEServer {
             maxLifetime: Duration = .seconds(3600),
             bufferLimit: Int = 256 << 10,
             retryMilliseconds: Int = 2000,
-            allowOrigin: String? = nil
+            cors: CORSPolicy = CORSPolicy()
         ) {
             self.host = host
             self.port = port
@@ -44,7 +57,7 @@ extension SSEServer {
             self.maxLifetime = maxLifetime
             self.bufferLimit = bufferLimit
             self.retryMilliseconds = retryMilliseconds
-            self.allowOrigin = allowOrigin
+            self.cors = cors
         }
     }
 }

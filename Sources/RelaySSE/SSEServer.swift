@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import RelayAuth
 import RelayCore
 import RelayHTTP
 import ServiceLifecycle
@@ -51,6 +52,7 @@ public final class SSEServer: Service {
         hub: Hub<SSEStream>,
         replaySource: (any ReplaySource)? = nil,
         counters: StreamCounters = StreamCounters(),
+        authenticator: any SubscriberAuthenticator = AnonymousAuthenticator(),
         drainSwitch: DrainSwitch = DrainSwitch(),
         adoptedSocket: CInt? = nil,
         beforeDrain: @escaping @Sendable () async -> Void = {},
@@ -67,7 +69,10 @@ public final class SSEServer: Service {
         let tick = Self.sweepTick(keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime)
         for loop in loops { loop.start(tick: tick) }
         let streamLoops = loopsByID
-        let environment = StreamEnvironment(configuration: configuration, hub: hub, replaySource: replaySource, counters: counters, drainSwitch: drainSwitch, logger: logger)
+        let environment = StreamEnvironment(
+            configuration: configuration, hub: hub, replaySource: replaySource, counters: counters,
+            authenticator: authenticator, drainSwitch: drainSwitch, logger: logger
+        )
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -121,6 +126,9 @@ public final class SSEServer: Service {
     public func reconfigure(_ configuration: Configuration) {
         environment.live.replace(with: configuration)
     }
+
+    /// Streams this node holds now, as the connection limits count them.
+    public var heldStreams: Int { environment.ledger.total }
 
     /// The settings in force now.
     public var currentConfiguration: Configuration { environment.configuration }

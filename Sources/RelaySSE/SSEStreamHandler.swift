@@ -2,6 +2,7 @@ import DequeModule
 import Logging
 import NIOCore
 import NIOHTTP1
+import RelayAuth
 import RelayCore
 import RelayHTTP
 
@@ -32,6 +33,8 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private enum State {
         case awaitingHead
         case awaitingEnd(HTTPRequestHead, Result<SSERequest, APIError>?)
+        /// Waiting for the authenticator's answer; nothing is written meanwhile.
+        case admitting
         case streaming
         case closed
     }
@@ -73,6 +76,16 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var lastIDFrame: ByteBuffer?
     /// The cursor the browser came with, until an event is written.
     private var resumedFrom: EventID?
+    /// The request's `Origin`, for CORS headers on the answer.
+    private var origin: String?
+    /// The client's address after trusted proxies, for limits and logs.
+    private var remoteAddress = "unknown"
+    /// The client id whose place in the ledger this stream holds; released once, at teardown.
+    private var reserved: ClientID?
+    /// When the stream's credentials expire (JWT `exp`, delegate `expires_in`).
+    private var tokenExpiresAt: NIODeadline?
+    /// Answered an oversized head; reading on (and dropping) until the client is done.
+    private var lingering = false
 
     init(environment: StreamEnvironment, loop: StreamLoop) {
         self.environment = environment
@@ -87,7 +100,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch state {
-        case .streaming, .closed:
+        case .streaming, .closed, .admitting:
             // A stream is one-way; whatever the client sends now (raw bytes, once the HTTP
             // decoder is gone) is dropped.
             return
@@ -96,6 +109,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         }
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .awaitingHead):
+            origin = head.headers.first(name: "Origin")
             // The path decides first: an unknown path is 404 whatever the method.
             let route = Result { () throws(APIError) in try SSERequest.parse(head) }
             if case .failure(let error) = route, error.status == 404 {
@@ -119,13 +133,9 @@ final class SSEStreamHandler: ChannelInboundHandler {
             case .failure(let error)?:
                 answer(error, to: head)
             case .success(let request)?:
-                if environment.drainSwitch.isDraining {
-                    answer(.draining(retryAfterSeconds: 2), to: head, extraHeaders: [("Retry-After", "2")])
-                } else {
-                    open(request, head: head)
-                }
+                admit(request, head: head)
             }
-        case (_, .streaming), (_, .closed):
+        case (_, .streaming), (_, .closed), (_, .admitting):
             break
         case (.body, .awaitingHead), (.end, .awaitingHead), (.head, .awaitingEnd):
             break
@@ -133,20 +143,12 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     private var corsHeaders: [(String, String)] {
-        guard let origin = configuration.allowOrigin else { return [] }
-        var headers = [("Access-Control-Allow-Origin", origin)]
-        if origin != "*" { headers.append(("Vary", "Origin")) }
-        return headers
+        configuration.cors.headers(origin: origin)
     }
 
     private func answerPreflight(_ head: HTTPRequestHead) {
-        var headers = HTTPHeaders(corsHeaders)
+        var headers = HTTPHeaders(configuration.cors.preflightHeaders(origin: origin))
         headers.add(name: "Allow", value: "GET, OPTIONS")
-        if configuration.allowOrigin != nil {
-            headers.add(name: "Access-Control-Allow-Methods", value: "GET, OPTIONS")
-            headers.add(name: "Access-Control-Allow-Headers", value: "Last-Event-ID, Cache-Control, Authorization")
-            headers.add(name: "Access-Control-Max-Age", value: "600")
-        }
         headers.add(name: "Content-Length", value: "0")
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
@@ -160,9 +162,10 @@ final class SSEStreamHandler: ChannelInboundHandler {
         }
     }
 
-    private func answer(_ error: APIError, to head: HTTPRequestHead, extraHeaders: [(String, String)] = []) {
+    private func answer(_ error: APIError, to head: HTTPRequestHead, extraHeaders: [Refusal.Header] = [], linger: Bool = false) {
         state = .closed
-        var headers = HTTPHeaders(corsHeaders + extraHeaders)
+        var headers = HTTPHeaders(corsHeaders)
+        for header in extraHeaders { headers.add(name: header.name, value: header.value) }
         let body = ByteBuffer(string: error.json)
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
@@ -173,14 +176,107 @@ final class SSEStreamHandler: ChannelInboundHandler {
         // HEAD responses carry no body, whatever the status.
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            guard linger else { return channel.close(promise: nil) }
+            // The client is still sending what we did not read: closing now would reset the
+            // connection and lose the answer. Stop writing, drop what comes, close later.
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }
         logger.debug("subscribe refused", metadata: ["http.status": "\(error.status)", "error.code": "\(error.code)"])
+    }
+
+    // MARK: Admission
+
+    /// Checks the cheap limits on the loop, asks the authenticator (off the loop unless
+    /// anonymous), then takes a place in the ledger and opens the stream.
+    private func admit(_ request: SSERequest, head: HTTPRequestHead) {
+        let configuration = self.configuration
+        let peerHost = context.channel.remoteAddress.flatMap(\.ipAddress) ?? "unix"
+        remoteAddress = configuration.trustedProxies.clientAddress(peer: peerHost, forwardedFor: head.headers["X-Forwarded-For"])
+        if environment.drainSwitch.isDraining {
+            return refuse(.draining(retryAfterSeconds: max(1, configuration.retryMilliseconds / 1000)), request: request, head: head)
+        }
+        if configuration.maxHeaderSize > 0, Self.headSize(head) > configuration.maxHeaderSize {
+            return refuse(.headersTooLarge(limit: configuration.maxHeaderSize), request: request, head: head)
+        }
+        if configuration.maxTopics > 0, request.topics.count > configuration.maxTopics {
+            return refuse(.tooManyTopics(request.topics.count, limit: configuration.maxTopics), request: request, head: head)
+        }
+        // Loopback peers are a local proxy (not in proxy.trusted) or local tools: limiting them
+        // would make every browser behind that proxy share one bucket.
+        let now = Double(NIODeadline.now().uptimeNanoseconds) / 1e9
+        if !TrustedProxies.isLoopback(remoteAddress),
+            let wait = environment.connectRate.acquire(remoteAddress, now: now, configuration: configuration.connectRate)
+        {
+            return refuse(.rateLimited(retryAfterSeconds: wait), request: request, head: head)
+        }
+        if environment.isAnonymous {
+            return admitted(.success(Grant(client: request.client, topics: request.topics)), request: request, head: head)
+        }
+        let credentials = SubscribeCredentials(
+            client: request.client, topics: request.topics,
+            token: TokenExtraction.token(
+                authorization: head.headers.first(name: "Authorization"), queryToken: request.token,
+                cookieHeaders: head.headers["Cookie"], cookieName: configuration.tokenCookie
+            ),
+            headers: head.headers.map { (name: $0.name, value: $0.value) },
+            remoteAddress: remoteAddress
+        )
+        state = .admitting
+        let authenticator = environment.authenticator
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        Task {
+            let result = await authenticator.authenticate(credentials)
+            handler.eventLoop.execute {
+                handler.value.admitted(result, request: request, head: head)
+            }
+        }
+    }
+
+    private func admitted(_ result: Result<Grant, Refusal>, request: SSERequest, head: HTTPRequestHead) {
+        switch state {
+        case .admitting, .awaitingEnd: break
+        default: return  // the browser went away while we asked
+        }
+        switch result {
+        case .failure(let refusal):
+            refuse(refusal, request: request, head: head)
+        case .success(let grant):
+            if let refusal = environment.ledger.reserve(grant.client, limits: configuration.connectionLimits) {
+                return refuse(refusal, request: request, head: head)
+            }
+            reserved = grant.client
+            if let expiresAt = grant.expiresAt {
+                tokenExpiresAt = .now() + .nanoseconds(Int64(max(0, expiresAt.timeIntervalSinceNow) * 1e9))
+            }
+            open(request, head: head)
+        }
+    }
+
+    private func refuse(_ refusal: Refusal, request: SSERequest, head: HTTPRequestHead) {
+        counters.recordRefusal(refusal.reason)
+        answer(refusal.error, to: head, extraHeaders: refusal.headers)
+        let level: Logger.Level = refusal.reason == .authUnavailable || refusal.reason == .nodeFull ? .warning : .info
+        logger.log(
+            level: level, "stream refused",
+            metadata: [
+                "client.id": "\(request.client)", "peer": "\(remoteAddress)", "reason": "\(refusal.reason.rawValue)",
+                "http.status": "\(refusal.error.status)", "detail": "\(refusal.error.message)",
+            ]
+        )
+    }
+
+    /// Bytes of the request line and headers, as the client sent them (near enough).
+    static func headSize(_ head: HTTPRequestHead) -> Int {
+        head.headers.reduce(head.uri.utf8.count + 16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }
 
     // MARK: Stream
 
     private func open(_ request: SSERequest, head: HTTPRequestHead) {
-        let peer = context.channel.remoteAddress.map(Self.describe) ?? "unknown"
+        let peer = remoteAddress == context.channel.remoteAddress?.ipAddress
+            ? context.channel.remoteAddress.map(Self.describe) ?? "unknown" : remoteAddress
         let info = ConnectionInfo(
             node: configuration.nodeID, client: request.client, topics: request.topics,
             sinceMilliseconds: WallClock.milliseconds(), peer: peer
@@ -373,7 +469,9 @@ final class SSEStreamHandler: ChannelInboundHandler {
     func tick(now: NIODeadline) {
         guard case .streaming = state else { return }
         if replayed != nil, now > replayedUntil { replayed = nil }
-        if now >= closeAt {
+        if let tokenExpiresAt, now >= tokenExpiresAt {
+            finish(reason: .tokenExpired)
+        } else if now >= closeAt {
             finish(reason: .lifetime)
         } else if now - lastWrite >= .nanoseconds(Int64(configuration.keepAlive.nanoseconds)), backlog.isEmpty,
             context.channel.isWritable
@@ -410,6 +508,10 @@ final class SSEStreamHandler: ChannelInboundHandler {
         state = .closed
         counters.recordClose(reason)
         metrics.recordDisconnect(reason)
+        if let reserved {
+            environment.ledger.release(reserved)
+            self.reserved = nil
+        }
         var metadata = streamMetadata
         if let stream {
             hub.close(stream)
@@ -434,6 +536,14 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HTTPParserError, error == .headerOverflow, case .awaitingHead = state {
+            counters.recordRefusal(.headersTooLarge)
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+            lingering = true
+            answer(Refusal.headersTooLarge(limit: 80 << 10).error, to: head, linger: true)
+            return
+        }
+        if lingering { return }  // the parser's complaints about the rest of the oversized head
         if error is HTTPParserError, case .awaitingHead = state {
             // Not HTTP: one JSON answer, then the connection goes.
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")

@@ -1,4 +1,5 @@
 import Logging
+import RelayAuth
 import RelayCore
 
 /// What every stream of a server shares. One reference per stream instead of a copy of
@@ -16,13 +17,25 @@ final class StreamEnvironment: Sendable {
     let drainSwitch: DrainSwitch
     /// Without per-stream metadata: stream logs add `client.id` and `peer` when written.
     let logger: Logger
+    /// Decides who may open a stream (JWT, the local application, or anyone).
+    let authenticator: any SubscriberAuthenticator
+    /// `true` for ``AnonymousAuthenticator``: admission then stays on the event loop.
+    let isAnonymous: Bool
+    /// Streams held, for the per-node and per-client limits.
+    let ledger = ConnectionLedger()
+    let connectRate = ConnectRateLimiter()
 
-    init(configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters, drainSwitch: DrainSwitch = DrainSwitch(), logger: Logger) {
+    init(
+        configuration: SSEServer.Configuration, hub: Hub<SSEStream>, replaySource: (any ReplaySource)?, counters: StreamCounters,
+        authenticator: any SubscriberAuthenticator = AnonymousAuthenticator(), drainSwitch: DrainSwitch = DrainSwitch(), logger: Logger
+    ) {
+        self.authenticator = authenticator
+        self.isAnonymous = authenticator is AnonymousAuthenticator
+        self.drainSwitch = drainSwitch
         self.live = Live(configuration)
         self.hub = hub
         self.replaySource = replaySource
         self.counters = counters
-        self.drainSwitch = drainSwitch
         self.logger = logger
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -80,6 +81,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Client id prefix; ids are PREFIX0 … PREFIX(N-1).")
     var clientPrefix = "bench-"
 
+    @Option(help: "File of subscriber tokens, one per line, for PREFIX0, PREFIX1, … (sent as Authorization: Bearer), to measure a relay with auth.")
+    var tokens: String?
+
     @Option(help: "SSE connects in progress at once.")
     var connectConcurrency = 500
 
@@ -138,6 +142,13 @@ struct Bench: AsyncParsableCommand {
         }
         let server = try Self.parse(url: url)
         let hostHeader = url.dropFirst("http://".count).split(separator: "/").first.map(String.init) ?? url
+        var bearerTokens: [String] = []
+        if let tokens {
+            guard let text = try? String(contentsOfFile: tokens, encoding: .utf8) else {
+                throw ValidationError("--tokens: cannot read \(tokens)")
+            }
+            bearerTokens = text.split(whereSeparator: \.isNewline).map(String.init)
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
@@ -185,7 +196,7 @@ struct Bench: AsyncParsableCommand {
             let rssBefore = ProcessStats.memoryKiB(pids: serverPids)
             let cpu = CPUWindow(serverPids: serverPids)
             let template = SSERequestTemplate(
-                target: target, hostHeader: hostHeader, clientPrefix: clientPrefix, topic: topic
+                target: target, hostHeader: hostHeader, clientPrefix: clientPrefix, topic: topic, tokens: bearerTokens
             )
             let outcome = await connector.connect(count: connections, template: template)
             let usage = cpu.finish()

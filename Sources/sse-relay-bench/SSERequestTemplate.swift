@@ -11,10 +11,13 @@ final class SSERequestTemplate: Sendable {
     /// nchan subscribers of a topic subscribe to the topic's channel only, so every connection
     /// gets the same path.
     let sharedPath: String?
+    /// `--tokens`: one per client index; none for a relay without auth.
+    let tokens: [String]
 
-    init(target: Target, hostHeader: String, clientPrefix: String, topic: String?) {
+    init(target: Target, hostHeader: String, clientPrefix: String, topic: String?, tokens: [String] = []) {
         self.hostHeader = hostHeader
         self.clientPrefix = clientPrefix
+        self.tokens = tokens
         switch target {
         case .relay, .pushpin:
             pathPrefix = "/events/"
@@ -32,6 +35,7 @@ final class SSERequestTemplate: Sendable {
         headers.add(name: "Host", value: hostHeader)
         headers.add(name: "Accept", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-cache")
+        if index < tokens.count { headers.add(name: "Authorization", value: "Bearer " + tokens[index]) }
         return HTTPRequestHead(
             version: .http1_1, method: .GET, uri: sharedPath ?? "\(pathPrefix)\(clientPrefix)\(index)\(query)", headers: headers
         )

@@ -54,8 +54,18 @@ struct Serve: AsyncParsableCommand {
     var maxBodySize: String?
     @Option(help: "The retry: hint at the start of each stream (default 2000ms).")
     var retry: String?
-    @Option(help: "Access-Control-Allow-Origin for streams (default: none).")
+    @Option(help: "Origins allowed to read streams: exact, https://*.example.com or *, comma-separated (default: none).")
     var allowOrigin: String?
+    @Option(help: "Subscriber auth: none, jwt or delegate (default none: loopback listeners only, unless --allow-anonymous true).")
+    var authMode: String?
+    @Option(help: "With --auth-mode none, allow a non-loopback --listen (true/false, default false).")
+    var allowAnonymous: String?
+    @Option(help: "JWT verification keys: [kid=]ALG:path[,...] (HS256 secret files, RS256/ES256/EdDSA PEM public keys).")
+    var jwtKeys: String?
+    @Option(help: "Delegated auth: http://127.0.0.1:PORT/path or unix:/path/to.sock:/path.")
+    var authDelegateUrl: String?
+    @Option(help: "Proxies (addresses or CIDRs) whose X-Forwarded-For is believed, comma-separated.")
+    var trustedProxies: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
     @Option(help: "Log format: auto (journald when stderr is the journal), journald or text (default auto).")
@@ -92,7 +102,9 @@ struct Serve: AsyncParsableCommand {
             "history.size": historySize, "history.age": historyAge, "history.max-bytes": historyMaxBytes,
             "stream.buffer-limit": bufferLimit, "events.max-size": maxEventSize,
             "publish.max-body-size": maxBodySize, "stream.retry": retry,
-            "cors.allow-origin": allowOrigin, "log.level": logLevel, "log.format": logFormat, "drain.period": drainPeriod,
+            "cors.allow-origin": allowOrigin, "auth.mode": authMode, "auth.allow-anonymous": allowAnonymous,
+            "auth.jwt.keys": jwtKeys, "auth.delegate.url": authDelegateUrl, "proxy.trusted": trustedProxies,
+            "log.level": logLevel, "log.format": logFormat, "drain.period": drainPeriod,
             "metrics.listen": metricsListen,
             "redis.url": redis, "redis.sentinels": redisSentinels, "redis.master-name": redisMasterName,
             "redis.key-prefix": redisKeyPrefix, "amqp.url": amqp, "cluster.advertise": advertise,

@@ -103,6 +103,8 @@ class Node:
         self.socket = os.path.join(workdir, f"{role}.sock")
         self.log = open(os.path.join(workdir, f"{role}.log"), "wb")
         self.proc = net.run(role, [RELAY_BIN, "serve", "--listen", f"{net.address[role]}:8080",
+                                   # netns addresses are not loopback: say anonymous is meant
+                                   "--allow-anonymous", "true",
                                    "--publish-socket", self.socket, "--node-id", self.node_id,
                                    "--redis", redis, "--amqp", amqp, "--redis-key-prefix", prefix,
                                    "--heartbeat", "300ms", "--registry-ttl", "1500ms"],

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import RelayAuth
 import RelayCore
 import Testing
 
@@ -121,9 +122,9 @@ import Testing
 
     @Test func preflightAnswersWithConfiguredOrigin() throws {
         var suite = self
-        suite.configuration.allowOrigin = "https://app.example"
+        suite.configuration.cors = CORSPolicy(origins: ["https://app.example"])
         let channel = try suite.makeChannel()
-        try suite.request(channel, "/events/42", method: .OPTIONS)
+        try suite.request(channel, "/events/42", method: .OPTIONS, headers: ["Origin": "https://app.example"])
         let head = try #require(try suite.responseHead(channel))
         #expect(head.status == .noContent)
         #expect(head.headers["Access-Control-Allow-Origin"] == ["https://app.example"])
