@@ -57,7 +57,7 @@ public struct RelayApplication {
         let epoch = UInt64(Date().timeIntervalSince1970 * 1000)
         let (metrics, registry) = MetricsExporter.make(nodeID: configuration.nodeID, enabled: configuration.metrics != nil, cluster: false)
         let hub = Hub<SSEStream>(history: configuration.history, epoch: epoch, metrics: metrics)
-        let counters = StreamCounters()
+        let counters = StreamCounters(metrics: metrics)
         let drain = makeNodeDrain(drainSwitch, advertisedAddress: nil) {}
         let backend = StandaloneRelay(hub: hub, nodeID: configuration.nodeID, counters: counters, drain: drain, epoch: Int64(epoch))
         let exporter = MetricsExporter(metrics: metrics, registry: registry) { backend.local.status(mode: "standalone") }
@@ -108,7 +108,7 @@ public struct RelayApplication {
             client: redis,
             configuration: .init(nodeID: nodeID, historySize: configuration.history.eventsPerStream, historyAge: configuration.history.maxAge)
         )
-        let counters = StreamCounters()
+        let counters = StreamCounters(metrics: metrics)
         let drain = makeNodeDrain(drainSwitch, advertisedAddress: cluster.advertise) {
             // Other nodes must stop routing here while browsers move away.
             await registry.leave()
@@ -241,7 +241,7 @@ public struct RelayApplication {
             }
             let publishServer = try await PublishServer.bind(
                 configuration: configuration.publish, backend: backend, metrics: hub.metrics, adoptedSocket: activated["publish"],
-                group: group, logger: logger
+                counters: PublishCounters(metrics: hub.metrics), group: group, logger: logger
             )
             return (sseServer, publishServer, metricsServer)
         } catch {

@@ -30,6 +30,7 @@ public final class RelayMetrics: Sendable {
     // MARK: Streams
     public let connects: Counter
     private let disconnects: [CloseReason: Counter]
+    private let refusals: [RefusalReason: Counter]
     public let replayed: Counter
     private let resets = Mutex<[String: Counter]>([:])
     /// Bytes held for a stream beyond what the socket took (sampled every few seconds).
@@ -43,6 +44,10 @@ public final class RelayMetrics: Sendable {
     public let delivered: Counter
     public let forwarded: Counter
     public let received: Counter
+    /// Events over `events.rate-limit-per-client` (dropped, or replaced while held back).
+    public let publishEventsRateLimited: Counter
+    /// Publish requests refused by `publish.allowed-uids` / `publish.allowed-gids`.
+    public let publishersRefused: Counter
 
     // MARK: Backends
     public let redisRoundTrip: Timer
@@ -76,6 +81,7 @@ public final class RelayMetrics: Sendable {
         }
         connects = counter("sse_relay_connects_total")
         disconnects = Dictionary(uniqueKeysWithValues: CloseReason.allCases.map { ($0, counter("sse_relay_disconnects_total", [("reason", $0.rawValue)])) })
+        refusals = Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { ($0, counter("sse_relay_refusals_total", [("reason", $0.rawValue)])) })
         replayed = counter("sse_relay_events_replayed_total")
         streamBufferBytes = Recorder(label: Self.streamBufferBytesName, dimensions: [], aggregate: true, factory: factory)
         publishToWrite = Timer(label: Self.publishToWriteName, dimensions: [], factory: factory)
@@ -83,6 +89,8 @@ public final class RelayMetrics: Sendable {
         delivered = counter("sse_relay_events_delivered_total")
         forwarded = counter("sse_relay_events_forwarded_total")
         received = counter("sse_relay_events_received_total")
+        publishEventsRateLimited = counter("sse_relay_publish_events_rate_limited_total")
+        publishersRefused = counter("sse_relay_publishers_refused_total")
         redisRoundTrip = Timer(label: "sse_relay_redis_round_trip_seconds", dimensions: [], factory: backendFactory)
         redisErrors = Counter(label: "sse_relay_redis_errors_total", factory: backendFactory)
         redisReconnects = Counter(label: "sse_relay_redis_reconnects_total", factory: backendFactory)
@@ -109,6 +117,11 @@ public final class RelayMetrics: Sendable {
 
     public func recordDisconnect(_ reason: CloseReason) {
         disconnects[reason]?.increment()
+    }
+
+    /// A subscribe request refused before its stream opened.
+    public func recordRefusal(_ reason: RefusalReason) {
+        refusals[reason]?.increment()
     }
 
     /// A stream opened with a reset event instead of a replay (`reason` as in the event).

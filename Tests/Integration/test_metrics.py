@@ -146,3 +146,19 @@ def test_status_feed_is_sse_and_does_not_hold_up_shutdown(relay):
     r.proc.send_signal(signal.SIGTERM)
     assert r.wait_exit(10) == 0
     conn.close()
+
+
+def test_refusals_and_rate_limited_events_are_counted(relay):
+    r = relay(env={"SSE_RELAY_LIMITS_CONNECTIONS_PER_CLIENT": "1",
+                   "SSE_RELAY_EVENTS_RATE_LIMIT_PER_CLIENT": "1", "SSE_RELAY_EVENTS_RATE_LIMIT_BURST": "1"})
+    r.open_stream("tabs")
+    for _ in range(2):
+        assert r.stream("tabs").status == 429
+    assert r.publish("tabs", "first").status == 200
+    assert r.publish("tabs", "over the rate").status == 429
+
+    families = scrape(r)
+    assert value(families, "sse_relay_refusals_total", "sse_relay_refusals", reason="client_full") == 2
+    assert value(families, "sse_relay_refusals_total", "sse_relay_refusals", reason="unauthenticated") == 0
+    assert value(families, "sse_relay_publish_events_rate_limited_total", "sse_relay_publish_events_rate_limited") == 1
+    assert value(families, "sse_relay_publishers_refused_total", "sse_relay_publishers_refused") == 0
