@@ -13,14 +13,17 @@
 # Not part of the test suite: figures depend on the machine.
 set -euo pipefail
 
-quick=0 keep=0
+quick=0 keep=0 only=""
 for arg in "$@"; do
     case "$arg" in
     --quick) quick=1 ;;
     --keep) keep=1 ;;
-    *) echo "usage: $0 [--quick] [--keep]" >&2; exit 2 ;;
+    --only=*) only=${arg#--only=} ;;
+    *) echo "usage: $0 [--quick] [--keep] [--only=relay,nchan,pushpin,cross,floor]" >&2; exit 2 ;;
     esac
 done
+# --only: rerun some parts; the table is made from every result file in bench-results/.
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/bench-results"
@@ -38,6 +41,7 @@ relay_port=25080 node_ports=(25081 25082 25083)
 nchan_sub=25090 nchan_pub=25091 nchan_cluster_ports=(25092 25094 25096)  # sub; pub is +1
 pushpin_http=25100 pushpin_base=25101 origin_port=25105
 redis_port=25110 amqp_port=25120
+metrics_port=25130  # the relays' metrics listeners (on, as by default): 25130-25133
 
 log() { printf '\n### %s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -107,7 +111,9 @@ log "build (release)"
 bin=$(cd "$root" && swift build -c release --scratch-path .build-bench --show-bin-path)
 gcc -O2 -pthread -o "$work/kernel-floor" "$root/Tests/bench/kernel-floor.c"
 mkdir -p "$out"
-rm -f "$out"/*.json "$out"/*.txt "$out"/*.png "$out"/results.md
+if [ -z "$only" ]; then
+    rm -f "$out"/*.json "$out"/*.txt "$out"/*.png "$out"/results.md
+fi
 
 bench() {  # NAME ARGS...: one sse-relay-bench run, output to bench-results/NAME.{txt,json}
     local name=$1; shift
@@ -122,15 +128,18 @@ scenarios=(--scenario idle --scenario targeted-rate --scenario targeted-max --sc
     --scenario broadcast --scenario churn --publishers 4)
 
 # --- 2. sse-relay, standalone -----------------------------------------------------------------
+if want relay; then
 log "sse-relay on $relay_port"
 "$bin/sse-relay" serve --listen "127.0.0.1:$relay_port" --publish-socket "$work/relay.sock" \
-    --node-id bench --log-level warning >"$work/relay.log" 2>&1 &
+    --node-id bench --metrics-listen "127.0.0.1:$metrics_port" --log-level warning >"$work/relay.log" 2>&1 &
 relay_pid=$!
 started_pids+=("$relay_pid")
 wait_for_port "$relay_port" && wait_for_socket "$work/relay.sock"
 bench relay --target relay --url "http://127.0.0.1:$relay_port" --socket "$work/relay.sock" \
     --relay-pid "$relay_pid" "${scenarios[@]}"
 stop_pid "$relay_pid"
+
+fi
 
 # --- 3. nginx + nchan -------------------------------------------------------------------------
 # Fair settings: a worker per core, connections well above the test's, the relay's own replay
@@ -196,8 +205,10 @@ start_nginx() {  # CONF: starts it and prints the master's and workers' pids
     done
 }
 
+wait_port_free() { local d=$(($(date +%s) + 20)); while (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do [ "$(date +%s)" -lt "$d" ] || return 1; sleep 0.1; done; }
 nginx_pids() { tree_pids "$(cat "$(dirname "$1")/nginx.pid")"; }
 
+if want nchan; then
 log "nginx+nchan on $nchan_sub (publish $nchan_pub), $cores workers"
 conf=$(nchan_conf "$work/nchan" "$nchan_sub" "$nchan_pub")
 start_nginx "$conf"
@@ -206,10 +217,12 @@ wait_for_port "$nchan_sub" && wait_for_port "$nchan_pub"
 bench nchan --target nchan --url "http://127.0.0.1:$nchan_sub" --publish-url "http://127.0.0.1:$nchan_pub" \
     $(pid_args $(nginx_pids "$conf")) "${scenarios[@]}"
 nginx -c "$conf" -s stop
-wait_port_free() { local d=$(($(date +%s) + 20)); while (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do [ "$(date +%s)" -lt "$d" ] || return 1; sleep 0.1; done; }
 wait_port_free "$nchan_sub"
 
+fi
+
 # --- 4. Pushpin -------------------------------------------------------------------------------
+if want pushpin; then
 # Private config and run dir; ports moved into our range; its own zurl (the package expects a
 # system zurl service for the proxy's requests to the origin); the handler's publish throttle
 # (message_rate 2,500/s by default) lifted so it measures Pushpin, not a setting; warnings-only
@@ -249,7 +262,10 @@ bench pushpin --target pushpin --url "http://127.0.0.1:$pushpin_http" \
 stop_pid "$pushpin_pid"
 stop_pid "$origin_pid"
 
+fi
+
 # --- 5. cross-node: 3 relays through Redis + RabbitMQ; 3 nginx+nchan sharing that Redis --------
+if want cross; then
 # Subscribers on node 1, publishing on node 2, 2,000 events/s over 16 publisher connections.
 log "redis $redis_port, rabbitmq $amqp_port"
 bash "$root/Tests/servers/redis.sh" start "$redis_port" "$work/redis"
@@ -259,7 +275,8 @@ node_pids=()
 for i in 0 1 2; do
     "$bin/sse-relay" serve --listen "127.0.0.1:${node_ports[$i]}" --publish-socket "$work/node$i.sock" \
         --node-id "node$i" --redis "redis://127.0.0.1:$redis_port/0" \
-        --amqp "amqp://guest:guest@127.0.0.1:$amqp_port/" --log-level warning >"$work/node$i.log" 2>&1 &
+        --amqp "amqp://guest:guest@127.0.0.1:$amqp_port/" --metrics-listen "127.0.0.1:$((metrics_port + 1 + i))" \
+        --log-level warning >"$work/node$i.log" 2>&1 &
     node_pids+=($!)
     started_pids+=($!)
 done
@@ -282,10 +299,15 @@ bench nchan-cluster --target nchan --url "http://127.0.0.1:${nchan_cluster_ports
     $(pid_args $(nginx_pids "${cluster_confs[0]}") $(nginx_pids "${cluster_confs[1]}")) "${cross[@]}"
 for conf in "${cluster_confs[@]}"; do nginx -c "$conf" -s stop; done
 
+fi
+
 # --- 6. the kernel floor ----------------------------------------------------------------------
+if want floor; then
 log "kernel floor, $floor_sockets sockets"
 "$work/kernel-floor" "$floor_sockets" targeted "$floor_seconds" | tee "$out/kernel-targeted.txt"
 "$work/kernel-floor" "$floor_sockets" broadcast "$floor_seconds" | tee "$out/kernel-broadcast.txt"
+
+fi
 
 # --- 7. the table -----------------------------------------------------------------------------
 log "report"
