@@ -3,7 +3,8 @@ systemd-nspawn and checks the relay as a real systemd service (socket activation
 Type=notify, journald fields, restart without loss in cluster mode, the watchdog).
 
 A thin wrapper so that `pytest Tests/Integration` (CI) runs it. Needs root.
-Set SSE_RELAY_STATIC_BIN to reuse a binary built with --static-swift-stdlib.
+It runs the binary under test (SSE_RELAY_BIN, the debug build in CI) with the Swift runtime
+libraries copied into the container; without SSE_RELAY_BIN, run.sh builds a static binary.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from conftest import RELAY_BIN
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "Tests" / "systemd-e2e" / "run.sh"
@@ -26,6 +29,7 @@ def test_systemd_e2e() -> None:
     proc = subprocess.Popen(
         ["bash", str(SCRIPT)],
         cwd=REPO_ROOT,
+        env={**os.environ, "SSE_RELAY_BIN": RELAY_BIN},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -20,6 +20,12 @@
 #
 # Environment:
 #   SSE_RELAY_STATIC_BIN   use this binary instead of building one (.build-static)
+#   SSE_RELAY_BIN          use this binary, which may link the Swift runtime dynamically
+#                          (the debug build CI already has): the toolchain libraries it
+#                          loads are copied into the container's /usr/local/lib. This saves
+#                          CI a second, release build of everything (~10 min); operators get
+#                          the static binary from deploy/install.sh, which this test also
+#                          uses without a prebuilt binary.
 #   SSE_RELAY_E2E_CACHE    where the Debian root is cached (default /var/tmp/sse-relay-e2e)
 #   KEEP_ROOT=1            keep this run's root (an overlay on the cached one) and logs
 #   SSE_RELAY_E2E_INSTALL  install command to use instead of deploy/install.sh (debugging)
@@ -158,9 +164,17 @@ timing host-packages "$(since "$t0")"
 
 # ---- the binary ---------------------------------------------------------------------
 t0=$(now)
+RUNTIME_LIBS=()
 if [ -n "${SSE_RELAY_STATIC_BIN:-}" ]; then
     BIN=$SSE_RELAY_STATIC_BIN
     log "binary: $BIN (SSE_RELAY_STATIC_BIN)"
+elif [ -n "${SSE_RELAY_BIN:-}" ]; then
+    BIN=$SSE_RELAY_BIN
+    [ -x "$BIN" ] || abort "SSE_RELAY_BIN=$BIN is not an executable"
+    # The toolchain's own libraries (libswiftCore, Foundation, ...): everything ldd resolves
+    # outside the system library directories, which the container's packages provide.
+    mapfile -t RUNTIME_LIBS < <(ldd "$BIN" | awk '$2 == "=>" && $3 ~ /^\// && $3 !~ /^\/(usr\/)?lib\// { print $3 }')
+    log "binary: $BIN (SSE_RELAY_BIN, with ${#RUNTIME_LIBS[@]} Swift runtime libraries)"
 else
     bash "$REPO/deploy/apt-packages.sh" pkg-config libhiredis-dev librabbitmq-dev libsystemd-dev >/dev/null
     log "building the static binary (swift build -c release --static-swift-stdlib, .build-static)"
@@ -170,7 +184,7 @@ else
         --scratch-path .build-static --show-bin-path)/sse-relay"
 fi
 [ -x "$BIN" ] || abort "no binary at $BIN"
-if ldd "$BIN" 2>/dev/null | grep -q 'libswift\|libFoundation'; then
+if [ ${#RUNTIME_LIBS[@]} -eq 0 ] && ldd "$BIN" 2>/dev/null | grep -q 'libswift\|libFoundation'; then
     abort "$BIN links the Swift runtime dynamically: build it with --static-swift-stdlib"
 fi
 timing binary "$(since "$t0")"
@@ -237,6 +251,13 @@ installed_files() {
     return "$missing"
 }
 must "binary, config and the three units are in the root" installed_files
+if [ ${#RUNTIME_LIBS[@]} -gt 0 ]; then
+    cp -L "${RUNTIME_LIBS[@]}" "$ROOT/usr/local/lib/"
+    ldconfig -r "$ROOT"
+    # Proves the copied set is complete before anything depends on it.
+    must "the binary runs inside the root with the copied Swift runtime" \
+        chroot "$ROOT" /usr/local/bin/sse-relay --help
+fi
 # Cluster mode: shared history in Redis so a restart loses nothing.
 if grep -Eq '^(redis|amqp):' "$ROOT/etc/sse-relay/config.yaml"; then
     log "config.yaml already has redis/amqp settings: leaving them"
