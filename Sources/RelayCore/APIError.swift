@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The one error shape every HTTP answer of the relay uses:
 /// `{"error": {"code": "...", "message": "..."}}`.
 ///
@@ -88,5 +90,21 @@ public enum JSONText {
     public static func excerpt(_ text: some StringProtocol) -> String {
         let prefix = text.prefix(64)
         return "\"" + prefix + (text.count > 64 ? "…" : "") + "\""
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `text` as a JSON string, quotes included, for answers built straight into
+    /// the buffer that goes out. Ids and node names never need escaping, so they are copied
+    /// as they are; anything else goes through ``JSONText/quoted(_:)``.
+    public mutating func writeJSONString(_ text: String) {
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        if plain {
+            writeInteger(UInt8(ascii: "\""))
+            writeString(text)
+            writeInteger(UInt8(ascii: "\""))
+        } else {
+            writeString(JSONText.quoted(text))
+        }
     }
 }

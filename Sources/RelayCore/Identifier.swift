@@ -3,10 +3,16 @@
 ///
 /// The set is deliberately narrow: ids travel in URL paths, Redis keys, AMQP routing keys
 /// and journald fields, and none of those needs escaping for these characters.
+///
+/// Inlinable, with the initializers below: ids are checked once per published event, from
+/// other modules, and an unspecialized generic over `StringProtocol` costs several times
+/// the check itself.
+@usableFromInline
 enum IdentifierRules {
-    static let maxLength = 128
+    @usableFromInline static let maxLength = 128
     static let description = "1-128 characters of A-Z a-z 0-9 . _ : @ -"
 
+    @inlinable
     static func isValid(_ value: some StringProtocol) -> Bool {
         var count = 0
         for byte in value.utf8 {
@@ -16,7 +22,7 @@ enum IdentifierRules {
         return count > 0
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func isAllowed(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
@@ -35,6 +41,7 @@ public struct ClientID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
     /// Fails when `rawValue` breaks the rules in ``ClientID/rules``.
+    @inlinable
     public init?(_ rawValue: some StringProtocol) {
         guard IdentifierRules.isValid(rawValue) else { return nil }
         self.rawValue = String(rawValue)
@@ -49,6 +56,7 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
     /// Fails when `rawValue` breaks the rules in ``TopicName/rules``.
+    @inlinable
     public init?(_ rawValue: some StringProtocol) {
         guard IdentifierRules.isValid(rawValue) else { return nil }
         self.rawValue = String(rawValue)

@@ -154,7 +154,7 @@ public enum SSEEncoder {
 extension ByteBuffer {
     /// Writes an unsigned integer in decimal without going through `String`.
     @inlinable
-    mutating func writeDecimal(_ value: UInt64) {
+    public mutating func writeDecimal(_ value: UInt64) {
         if value < 10 {
             writeInteger(UInt8(ascii: "0") + UInt8(value))
             return

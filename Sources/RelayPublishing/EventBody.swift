@@ -20,54 +20,83 @@ struct EventBody: Decodable {
         init?(intValue: Int) { nil }
     }
 
-    private static let known: Set<String> = ["client", "topic", "event", "data", "retry"]
-
+    /// One pass over the keys the document has, instead of asking the container about each
+    /// field we know: every `contains` hashes the key again, and this runs once per event.
+    /// Key order is the decoder's (a hash order), so errors are ranked to name the same
+    /// problem every time: an unknown field first, then fields in the order of the docs.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Key.self)
-        if let unknown = container.allKeys.first(where: { !Self.known.contains($0.stringValue) }) {
-            throw APIError(status: 400, code: "unknown_field", message: "unknown field \(JSONText.quoted(unknown.stringValue)); fields are event, data, retry (and client or topic in bulk lines)")
+        var firstError: (rank: Int, error: APIError)?
+        func note(_ rank: Int, _ error: APIError) {
+            if rank < firstError?.rank ?? .max { firstError = (rank, error) }
         }
-        func string(_ name: String) throws -> String? {
-            let key = Key(stringValue: name)
-            guard container.contains(key), try !container.decodeNil(forKey: key) else { return nil }
+        func string(_ key: Key, rank: Int) -> String? {
+            guard (try? container.decodeNil(forKey: key)) != true else { return nil }
             guard let value = try? container.decode(String.self, forKey: key) else {
-                throw APIError(status: 400, code: "invalid_field", message: "\(JSONText.quoted(name)) must be a string")
+                note(rank, APIError(status: 400, code: "invalid_field", message: "\(JSONText.quoted(key.stringValue)) must be a string"))
+                return nil
             }
             return value
         }
-        client = try string("client")
-        topic = try string("topic")
-        event = try string("event")
-        let retryKey = Key(stringValue: "retry")
-        if container.contains(retryKey), try !container.decodeNil(forKey: retryKey) {
-            guard let retry = try? container.decode(Int.self, forKey: retryKey) else {
-                throw APIError(status: 400, code: "invalid_retry", message: "\"retry\" must be an integer number of milliseconds")
+        var data: String?
+        for key in container.allKeys {
+            switch key.stringValue {
+            case "client":
+                client = string(key, rank: 1)
+            case "topic":
+                topic = string(key, rank: 2)
+            case "event":
+                event = string(key, rank: 3)
+            case "retry":
+                guard (try? container.decodeNil(forKey: key)) != true else { continue }
+                if let retry = try? container.decode(Int.self, forKey: key) {
+                    self.retry = retry
+                } else {
+                    note(4, APIError(status: 400, code: "invalid_retry", message: "\"retry\" must be an integer number of milliseconds"))
+                }
+            case "data":
+                do {
+                    data = try Self.data(container, key)
+                } catch let error as APIError {
+                    note(5, error)
+                }
+            default:
+                note(0, APIError(status: 400, code: "unknown_field", message: "unknown field \(JSONText.quoted(key.stringValue)); fields are event, data, retry (and client or topic in bulk lines)"))
             }
-            self.retry = retry
         }
-        let dataKey = Key(stringValue: "data")
-        guard container.contains(dataKey) else {
+        if let firstError { throw firstError.error }
+        guard let data else {
             throw APIError(status: 400, code: "missing_data", message: "\"data\" is required")
         }
-        if let text = try? container.decode(String.self, forKey: dataKey) {
-            data = text
-        } else {
-            let value = try container.decode(JSONValue.self, forKey: dataKey)
-            if case .null = value {
-                throw APIError(status: 400, code: "missing_data", message: "\"data\" must not be null")
-            }
-            data = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+        self.data = data
+    }
+
+    /// `data` as text: a string as it is, any other JSON value as its compact JSON text.
+    private static func data(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> String {
+        if let text = try? container.decode(String.self, forKey: key) {
+            return text
         }
+        let value = try container.decode(JSONValue.self, forKey: key)
+        if case .null = value {
+            throw APIError(status: 400, code: "missing_data", message: "\"data\" must not be null")
+        }
+        return String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
     /// Decodes one JSON document, turning decoder failures into API errors that say what
-    /// was wrong.
-    static func decode(_ bytes: some Collection<UInt8>, with decoder: JSONDecoder) throws(APIError) -> EventBody {
+    /// was wrong. `what` names the document in them ("request body", "line").
+    ///
+    /// UTF-8 is checked only once decoding failed: the decoder rejects invalid UTF-8 anyway,
+    /// so a separate check up front would only cost a copy of every valid event.
+    static func decode(_ bytes: some Collection<UInt8>, with decoder: JSONDecoder, what: String) throws(APIError) -> EventBody {
         do {
             return try decoder.decode(EventBody.self, from: Data(bytes))
         } catch let error as APIError {
             throw error
         } catch {
+            if String(validating: bytes, as: UTF8.self) == nil {
+                throw APIError(status: 400, code: "invalid_utf8", message: "\(what) is not valid UTF-8")
+            }
             throw APIError(status: 400, code: "invalid_json", message: "body is not a JSON object: \(Self.describe(error))")
         }
     }

@@ -203,10 +203,12 @@ final class PublishHandler: ChannelInboundHandler {
             }
             self.respond(
                 context: context, head: head,
-                result: result.map { reports in
+                encoded: result.map { reports in
                     let report = reports[0]
                     let status: HTTPResponseStatus = report.brokerUnavailable ? .serviceUnavailable : report.clientNotConnected ? .notFound : .ok
-                    return (status, ResponseJSON.report(report))
+                    var body = context.channel.allocator.buffer(capacity: 160)
+                    ResponseJSON.report(report, into: &body)
+                    return (status, body)
                 }
             )
         }
@@ -214,18 +216,18 @@ final class PublishHandler: ChannelInboundHandler {
 
     private func singleEvent(for target: Target, head: HTTPRequestHead, body: ByteBuffer) throws(APIError) -> Publication {
         let bytes = body.readableBytesView
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw APIError(status: 400, code: "invalid_utf8", message: "request body is not valid UTF-8")
-        }
         let event: Event
         switch MediaType(head.headers) {
         case .json:
-            let decoded = try EventBody.decode(bytes, with: decoder)
+            let decoded = try EventBody.decode(bytes, with: decoder, what: "request body")
             if decoded.client != nil || decoded.topic != nil {
                 throw APIError(status: 400, code: "unknown_field", message: "\"client\" and \"topic\" belong in the path here; they are for bulk lines")
             }
             event = Event(name: decoded.event, data: decoded.data, retry: decoded.retry)
         case .text:
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw APIError(status: 400, code: "invalid_utf8", message: "request body is not valid UTF-8")
+            }
             let query = PublishRoute.query(of: head.uri)
             var retry: Int?
             if let raw = query.first(where: { $0.name == "retry" })?.value {
@@ -298,28 +300,29 @@ final class PublishHandler: ChannelInboundHandler {
                 lines.append(.failed(error, line: lineNumber))
             }
         }
-        let reply = { (reports: [DeliveryReport]) -> (HTTPResponseStatus, String) in
-            var out = ""
+        let allocator = context.channel.allocator
+        let reply = { (reports: [DeliveryReport]) -> (HTTPResponseStatus, ByteBuffer) in
+            var out = allocator.buffer(capacity: lines.count * 160)
             for line in lines {
                 switch line {
-                case .publication(let index): out += ResponseJSON.report(reports[index])
-                case .failed(let error, let number): out += ResponseJSON.lineError(error, line: number)
-                case .rateLimited(let target, let number): out += ResponseJSON.rateLimited(target, line: number)
-                case .deferred(let target, let replaced, let number): out += ResponseJSON.deferred(target, replaced: replaced, line: number)
+                case .publication(let index): ResponseJSON.report(reports[index], into: &out)
+                case .failed(let error, let number): out.writeString(ResponseJSON.lineError(error, line: number))
+                case .rateLimited(let target, let number): out.writeString(ResponseJSON.rateLimited(target, line: number))
+                case .deferred(let target, let replaced, let number): out.writeString(ResponseJSON.deferred(target, replaced: replaced, line: number))
                 }
-                out += "\n"
+                out.writeStaticString("\n")
             }
             return (.ok, out)
         }
         guard !publications.isEmpty else {
-            respond(context: context, head: head, result: .success(reply([])), contentType: "application/x-ndjson")
+            respond(context: context, head: head, encoded: .success(reply([])), contentType: "application/x-ndjson")
             return
         }
         backend.publish(publications, on: context.eventLoop).assumeIsolated().whenComplete { result in
             if case .success = result {
                 self.metrics.recordPublished(publications.count, kind: .bulk)
             }
-            self.respond(context: context, head: head, result: result.map(reply), contentType: "application/x-ndjson")
+            self.respond(context: context, head: head, encoded: result.map(reply), contentType: "application/x-ndjson")
         }
     }
 
@@ -331,10 +334,7 @@ final class PublishHandler: ChannelInboundHandler {
     }
 
     private func bulkEvent(_ line: ByteBufferView) throws(APIError) -> Publication {
-        guard String(validating: line, as: UTF8.self) != nil else {
-            throw APIError(status: 400, code: "invalid_utf8", message: "line is not valid UTF-8")
-        }
-        let decoded = try EventBody.decode(line, with: decoder)
+        let decoded = try EventBody.decode(line, with: decoder, what: "line")
         let target: Target
         switch (decoded.client, decoded.topic) {
         case (let raw?, nil):
@@ -356,9 +356,19 @@ final class PublishHandler: ChannelInboundHandler {
         result: Result<(HTTPResponseStatus, String), any Error>,
         contentType: String = "application/json"
     ) {
+        let allocator = context.channel.allocator
+        respond(context: context, head: head, encoded: result.map { ($0.0, allocator.buffer(string: $0.1)) }, contentType: contentType)
+    }
+
+    /// The same for an answer already written into a buffer (the publish paths).
+    private func respond(
+        context: ChannelHandlerContext, head: HTTPRequestHead,
+        encoded result: Result<(HTTPResponseStatus, ByteBuffer), any Error>,
+        contentType: String = "application/json"
+    ) {
         switch result {
-        case .success(let (status, json)):
-            write(context: context, head: head, status: status, body: json, contentType: contentType, close: false)
+        case .success(let (status, body)):
+            write(context: context, head: head, status: status, body: body, contentType: contentType, close: false)
         case .failure(let error as APIError):
             respond(context: context, head: head, error: error)
         case .failure(let error):
@@ -373,7 +383,10 @@ final class PublishHandler: ChannelInboundHandler {
     }
 
     private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: String, contentType: String, close: Bool) {
-        let buffer = context.channel.allocator.buffer(string: body)
+        write(context: context, head: head, status: status, body: context.channel.allocator.buffer(string: body), contentType: contentType, close: close)
+    }
+
+    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body buffer: ByteBuffer, contentType: String, close: Bool) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(3)
         headers.add(name: "Content-Type", value: contentType)

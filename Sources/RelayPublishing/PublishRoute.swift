@@ -14,15 +14,16 @@ enum PublishRoute: Equatable {
 
     /// Routes a request head; throws the error to answer with.
     ///
-    /// On the hot path (one call per published event) this splits the target by hand:
-    /// valid ids never need percent-decoding, so Foundation's URL machinery is used only
-    /// for the rare segment that contains `%`.
+    /// On the hot path (one call per published event) this splits the target by hand, on
+    /// bytes (a `Substring` split compares Characters, grapheme by grapheme): valid ids never
+    /// need percent-decoding, so Foundation's URL machinery is used only for the rare segment
+    /// that contains `%`.
     static func parse(_ head: HTTPRequestHead) throws(APIError) -> PublishRoute {
         let uri = head.uri
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? uri[...]
-        var segments = path.split(separator: "/", maxSplits: 5, omittingEmptySubsequences: false)
-        guard segments.first == "", segments.count >= 3, segments[1] == "v1" else { throw .notFound(path) }
-        segments.removeFirst(2)
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[0].isEmpty, parts[1].elementsEqual("v1".utf8) else { throw .notFound(path) }
+        let segments = parts.dropFirst(2).map(Substring.init)
 
         func require(_ method: HTTPMethod, _ allowed: String) throws(APIError) {
             if head.method != method { throw .methodNotAllowed(head.method.rawValue, allowed: allowed) }

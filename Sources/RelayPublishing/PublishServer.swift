@@ -68,7 +68,11 @@ public final class PublishServer: Service {
                     let timeout = RequestTimeout(
                         requestTimeout: TimeAmount(live.value.requestTimeout), idleTimeout: PublishServer.idleTimeout)
                     try channel.pipeline.syncOperations.addHandler(timeout.byteWatcher)
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    // No outbound header validation: every response header here is a constant
+                    // or a number the handler writes itself, and checking them costs about 2%
+                    // of a single-event publish.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(timeout.partWatcher)
                     try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, limiter: limiter, metrics: metrics, logger: logger))
                 }

@@ -1,34 +1,49 @@
 import Foundation
+import NIOCore
 import RelayCore
 
 /// The JSON the publish API answers with. Written by hand (with proper string escaping)
 /// because reports are on the bulk hot path and their shape is flat.
 enum ResponseJSON {
-    static func report(_ report: DeliveryReport) -> String {
-        var json = "{"
+    /// The answer to one publication, written straight into the response buffer: this is
+    /// once per published event, single or bulk.
+    static func report(_ report: DeliveryReport, into out: inout ByteBuffer) {
+        out.writeStaticString("{")
         if report.brokerUnavailable {
             let message = "the broker is unreachable; the event was not forwarded to " + report.forwarded.map(\.node).joined(separator: ", ")
                 + (report.stored ? " (it is kept for replay)" : "")
-            json += #""error":"# + APIError(status: 503, code: "broker_unavailable", message: message).errorObject + ","
+            out.writeString(#""error":"# + APIError(status: 503, code: "broker_unavailable", message: message).errorObject + ",")
         } else if report.clientNotConnected {
             let message = "client \(report.target.idText) has no open connection"
                 + (report.stored ? "; the event is kept for replay" : "")
-            json += #""error":"# + APIError(status: 404, code: "client_not_connected", message: message).errorObject + ","
+            out.writeString(#""error":"# + APIError(status: 404, code: "client_not_connected", message: message).errorObject + ",")
         }
-        json += #""id":""# + report.id.description + #"","#
+        out.writeStaticString(#""id":""#)
+        out.writeDecimal(report.id.epoch)
+        out.writeStaticString("-")
+        out.writeDecimal(report.id.sequence)
         switch report.target {
-        case .client(let id): json += #""client":"# + JSONText.quoted(id.rawValue)
-        case .topic(let topic): json += #""topic":"# + JSONText.quoted(topic.rawValue)
+        case .client(let id):
+            out.writeStaticString(#"","client":"#)
+            out.writeJSONString(id.rawValue)
+        case .topic(let topic):
+            out.writeStaticString(#"","topic":"#)
+            out.writeJSONString(topic.rawValue)
         }
-        json += #","node":"# + JSONText.quoted(report.node)
-        json += #","delivered":"# + String(report.delivered)
-        json += #","forwarded":["#
-        json += report.forwarded.map {
-            #"{"node":"# + JSONText.quoted($0.node) + #","confirmed":"# + String($0.confirmed)
-                + #","status":""# + $0.outcome.description + "\"}"
-        }.joined(separator: ",")
-        json += #"],"stored":"# + String(report.stored) + "}"
-        return json
+        out.writeStaticString(#","node":"#)
+        out.writeJSONString(report.node)
+        out.writeStaticString(#","delivered":"#)
+        out.writeDecimal(UInt64(report.delivered))
+        out.writeStaticString(#","forwarded":["#)
+        for (index, forwarding) in report.forwarded.enumerated() {
+            if index > 0 { out.writeStaticString(",") }
+            out.writeStaticString(#"{"node":"#)
+            out.writeJSONString(forwarding.node)
+            out.writeStaticString(forwarding.confirmed ? #","confirmed":true,"status":""# : #","confirmed":false,"status":""#)
+            out.writeString(forwarding.outcome.description)
+            out.writeStaticString("\"}")
+        }
+        out.writeStaticString(report.stored ? #"],"stored":true}"# : #"],"stored":false}"#)
     }
 
     /// A bulk line that could not be published: its 1-based line number and why.

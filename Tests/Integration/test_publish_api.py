@@ -231,6 +231,9 @@ BAD_REQUESTS = [
     ("too-large", "POST", "/v1/clients/42/events", "application/json", b'{"data": "' + b"y" * 1025 + b'"}', 413, "event_too_large"),
     ("too-large-text", "POST", "/v1/topics/t/events", "text/plain", b"z" * 1025, 413, "event_too_large"),
     ("invalid-utf8", "POST", "/v1/clients/42/events", "text/plain", b"ok \xff\xfe bad", 400, "invalid_utf8"),
+    ("invalid-utf8-json", "POST", "/v1/clients/42/events", "application/json", b'{"data": "ok \xff bad"}', 400, "invalid_utf8"),
+    ("two-problems-ranked", "POST", "/v1/clients/42/events", "application/json", b'{"retry": "x", "event": 5, "data": 1, "colour": 1}', 400, "unknown_field"),
+    ("retry-before-data", "POST", "/v1/clients/42/events", "application/json", b'{"data": null, "retry": "soon"}', 400, "invalid_retry"),
     ("unknown-route", "GET", "/v1/nope", None, None, 404, "not_found"),
     ("unknown-subroute", "POST", "/v1/clients/42/nope", "application/json", b'{"data": "x"}', 404, "not_found"),
     ("get-events", "GET", "/v1/clients/42/events", None, None, 405, None),
@@ -368,6 +371,20 @@ def test_ndjson_crlf_lines_and_missing_final_newline(relay):
     reports = rep.ndjson()
     assert len(reports) == 3 and all(x.get("delivered") == 1 for x in reports), reports
     assert [e.data for e in s.next_events(3)] == ["one", "two", "three"]
+
+
+def test_ndjson_invalid_utf8_line_is_its_own_error(relay):
+    r = relay(node_id=NODE)
+    s = r.open_stream("42")
+    body = (b'{"client": "42", "data": "before"}\n'
+            + b'{"client": "42", "data": "bad \xff\xfe"}\n'
+            + b'{"client": "42", "data": "after"}\n')
+    rep = r.request("POST", "/v1/events", body, {"Content-Type": "application/x-ndjson"})
+    assert rep.status == 200, rep
+    reports = rep.ndjson()
+    assert [x.get("delivered") for x in reports] == [1, None, 1], reports
+    assert reports[1]["error"]["code"] == "invalid_utf8" and reports[1]["line"] == 2, reports
+    assert [e.data for e in s.next_events(2)] == ["before", "after"]
 
 
 def test_garbage_and_half_requests_do_not_hurt(relay):
