@@ -57,25 +57,33 @@ public struct ClusterRelay: PublishingBackend {
             for node in stamp.nodes { perNode[node, default: []].append(index) }
         }
         let metrics = hub.metrics
-        let outcomes = await withTaskGroup(of: (String, ForwardOutcome).self) { group in
-            for (node, indices) in perNode {
-                group.addTask {
-                    // The round trip to the broker: publish until its confirm.
-                    let started = ContinuousClock.now
-                    let outcome = await forwarder.forward(indices.map { events[$0] }, to: node)
-                    switch outcome {
-                    case .confirmed, .noRoute:
-                        metrics.amqpRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
-                        if outcome == .confirmed { metrics.forwarded.increment(by: Int64(indices.count)) }
-                    case .unconfirmed, .unavailable:
-                        metrics.amqpErrors.increment()
-                    }
-                    return (node, outcome)
-                }
+        let forwarder = self.forwarder
+        @Sendable func forward(_ indices: [Int], to node: String) async -> ForwardOutcome {
+            // The round trip to the broker: publish until its confirm.
+            let started = ContinuousClock.now
+            let outcome = await forwarder.forward(indices.map { events[$0] }, to: node)
+            switch outcome {
+            case .confirmed, .noRoute:
+                metrics.amqpRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
+                if outcome == .confirmed { metrics.forwarded.increment(by: Int64(indices.count)) }
+            case .unconfirmed, .unavailable:
+                metrics.amqpErrors.increment()
             }
-            var outcomes: [String: ForwardOutcome] = [:]
-            for await (node, outcome) in group { outcomes[node] = outcome }
-            return outcomes
+            return outcome
+        }
+        var outcomes: [String: ForwardOutcome] = [:]
+        if perNode.count == 1, let (node, indices) = perNode.first {
+            // The usual case (a client on one other node): no child task to create and join.
+            outcomes[node] = await forward(indices, to: node)
+        } else if !perNode.isEmpty {
+            outcomes = await withTaskGroup(of: (String, ForwardOutcome).self) { group in
+                for (node, indices) in perNode {
+                    group.addTask { (node, await forward(indices, to: node)) }
+                }
+                var outcomes: [String: ForwardOutcome] = [:]
+                for await (node, outcome) in group { outcomes[node] = outcome }
+                return outcomes
+            }
         }
         let stored = store.configuration.historySize > 0
         return stamps.enumerated().map { index, stamp in

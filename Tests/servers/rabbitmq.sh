@@ -46,6 +46,10 @@ export RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
 export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
 export RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
 export RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
+# No scheduler busy-waiting: on a machine whose cores the broker shares with the relays and
+# the test (RabbitMQ's own advice for shared hosts), spinning Erlang schedulers take CPU the
+# others are waiting for. The caller may pass its own flags instead.
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:-+sbwt none +sbwtdcpu none +sbwtdio none}
 
 port_open() {
     (exec 3<>"/dev/tcp/$address/$port") 2>/dev/null
