@@ -60,15 +60,16 @@ public final class AMQPForwarder: EventForwarder, ControlSender, Sendable {
     /// The broker in use (password masked), or nil while disconnected.
     public var connectedBroker: String? { worker.link.url?.description }
 
-    /// Publishes `events` as one message to `node`'s queue and waits for the broker's verdict
-    /// (at most the confirm timeout). An empty batch is trivially `.confirmed`; a node id
-    /// that cannot name a queue is `.noRoute`.
-    public func forward(_ events: [ForwardedEvent], to node: String) async -> ForwardOutcome {
-        guard let first = events.first else { return .confirmed }
+    /// Publishes `events` as one message to `node`'s queue and tells `completion` the
+    /// broker's verdict (at most the confirm timeout later), on the connection's thread.
+    /// An empty batch is trivially `.confirmed`; a node id that cannot name a queue is
+    /// `.noRoute`.
+    public func forward(_ events: [ForwardedEvent], to node: String, completion: @escaping @Sendable (ForwardOutcome) -> Void) {
+        guard let first = events.first else { return completion(.confirmed) }
         let routingKey = topology.routingKey(for: node)
-        guard !node.isEmpty, routingKey.utf8.count <= 255 else { return .noRoute }
-        return await worker.publish(
-            body: ForwardedBatchCodec.encode(events), routingKey: routingKey, messageID: first.id.description)
+        guard !node.isEmpty, routingKey.utf8.count <= 255 else { return completion(.noRoute) }
+        worker.submit(
+            body: ForwardedBatchCodec.encode(events), routingKey: routingKey, messageID: first.id.description, waiter: completion)
     }
 
     /// Sends an admin request or reply to `node`'s queue, like an event batch (same

@@ -3,13 +3,15 @@ import RelayCore
 import RelayPublishing
 import RelayRedis
 import RelaySSE
+import Synchronization
 
 /// The relay as one node of a cluster: ids, history and routes in Redis, forwarding through
 /// each node's RabbitMQ queue, local delivery through this node's hub.
 ///
 /// A publish costs one Redis round trip (the publish script stamps, stores and routes the
 /// whole batch) plus one confirmed broker message per other node involved; events for
-/// clients on this node never touch the broker.
+/// clients on this node never touch the broker. Round trips of calls in flight together
+/// share pipelines, in both clients.
 public struct ClusterRelay: PublishingBackend {
     let local: LocalNode
     var hub: Hub<SSEStream> { local.hub }
@@ -32,66 +34,78 @@ public struct ClusterRelay: PublishingBackend {
         self.health = health
     }
 
+    /// No task in between: the stamp is queued in the Redis client's order and, when Redis
+    /// answers (on its worker thread, in order), the batches are queued in the forwarder's
+    /// order. So calls made one after another (a publisher's pipelined requests) get
+    /// increasing ids and reach each node's queue in that order, while their round trips
+    /// overlap instead of waiting for each other's broker confirms.
     public func publish(_ publications: [Publication], on eventLoop: any EventLoop) -> EventLoopFuture<[DeliveryReport]> {
         let promise = eventLoop.makePromise(of: [DeliveryReport].self)
-        promise.completeWithTask { try await publish(publications) }
+        let bodies = publications.map { SSEEncoder.body($0.event) }
+        let (hub, forwarder, nodeID, stored) = (self.hub, self.forwarder, self.nodeID, store.configuration.historySize > 0)
+        store.submitStamp(zip(publications, bodies).map { ($0.target, $1) }) { result in
+            let stamps: [RedisEventStore.Stamp]
+            switch result {
+            case .success(let value):
+                stamps = value
+            case .failure(let error):
+                promise.fail(APIError(status: 503, code: "registry_unavailable", message: "Redis is unreachable, so the event got no id and was not sent; retry later (\(error))"))
+                return
+            }
+            let events = zip(publications, zip(stamps, bodies)).map { publication, stamped in
+                ForwardedEvent(target: publication.target, id: stamped.0.id, frame: SSEEncoder.frame(id: stamped.0.id, body: stamped.1))
+            }
+            let delivered = hub.deliver(events)
+            @Sendable func reports(_ outcomes: [String: ForwardOutcome]) -> [DeliveryReport] {
+                stamps.enumerated().map { index, stamp in
+                    DeliveryReport(
+                        id: stamp.id, target: publications[index].target, node: nodeID, delivered: delivered[index],
+                        forwarded: stamp.nodes.sorted().map { DeliveryReport.Forwarding(node: $0, outcome: outcomes[$0] ?? .unavailable("not sent")) },
+                        stored: stored
+                    )
+                }
+            }
+
+            // One message per other node, carrying every event of the batch for it, in order.
+            var perNode: [String: [Int]] = [:]
+            for (index, stamp) in stamps.enumerated() {
+                for node in stamp.nodes { perNode[node, default: []].append(index) }
+            }
+            guard !perNode.isEmpty else {
+                promise.succeed(reports([:]))
+                return
+            }
+            let metrics = hub.metrics
+            let outcomes = Mutex(ForwardOutcomes(remaining: perNode.count))
+            for (node, indices) in perNode {
+                // The round trip to the broker: publish until its confirm.
+                let started = ContinuousClock.now
+                forwarder.forward(indices.map { events[$0] }, to: node) { outcome in
+                    switch outcome {
+                    case .confirmed, .noRoute:
+                        metrics.amqpRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
+                        if outcome == .confirmed { metrics.forwarded.increment(by: Int64(indices.count)) }
+                    case .unconfirmed, .unavailable:
+                        metrics.amqpErrors.increment()
+                    }
+                    let complete = outcomes.withLock { $0.record(outcome, for: node) }
+                    if let complete { promise.succeed(reports(complete)) }
+                }
+            }
+        }
         return promise.futureResult
     }
 
-    func publish(_ publications: [Publication]) async throws -> [DeliveryReport] {
-        let bodies = publications.map { SSEEncoder.body($0.event) }
-        let stamps: [RedisEventStore.Stamp]
-        do {
-            stamps = try await store.stamp(zip(publications, bodies).map { ($0.target, $1) })
-        } catch {
-            throw APIError(status: 503, code: "registry_unavailable", message: "Redis is unreachable, so the event got no id and was not sent; retry later (\(error))")
-        }
-        let events = zip(publications, zip(stamps, bodies)).map { publication, stamped in
-            ForwardedEvent(target: publication.target, id: stamped.0.id, frame: SSEEncoder.frame(id: stamped.0.id, body: stamped.1))
-        }
-        let delivered = hub.deliver(events)
+    /// Outcomes of one publish call's batches, until the last one is in.
+    private struct ForwardOutcomes: Sendable {
+        var remaining: Int
+        var byNode: [String: ForwardOutcome] = [:]
 
-        // One message per other node, carrying every event of the batch for it, in order.
-        var perNode: [String: [Int]] = [:]
-        for (index, stamp) in stamps.enumerated() {
-            for node in stamp.nodes { perNode[node, default: []].append(index) }
-        }
-        let metrics = hub.metrics
-        let forwarder = self.forwarder
-        @Sendable func forward(_ indices: [Int], to node: String) async -> ForwardOutcome {
-            // The round trip to the broker: publish until its confirm.
-            let started = ContinuousClock.now
-            let outcome = await forwarder.forward(indices.map { events[$0] }, to: node)
-            switch outcome {
-            case .confirmed, .noRoute:
-                metrics.amqpRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
-                if outcome == .confirmed { metrics.forwarded.increment(by: Int64(indices.count)) }
-            case .unconfirmed, .unavailable:
-                metrics.amqpErrors.increment()
-            }
-            return outcome
-        }
-        var outcomes: [String: ForwardOutcome] = [:]
-        if perNode.count == 1, let (node, indices) = perNode.first {
-            // The usual case (a client on one other node): no child task to create and join.
-            outcomes[node] = await forward(indices, to: node)
-        } else if !perNode.isEmpty {
-            outcomes = await withTaskGroup(of: (String, ForwardOutcome).self) { group in
-                for (node, indices) in perNode {
-                    group.addTask { (node, await forward(indices, to: node)) }
-                }
-                var outcomes: [String: ForwardOutcome] = [:]
-                for await (node, outcome) in group { outcomes[node] = outcome }
-                return outcomes
-            }
-        }
-        let stored = store.configuration.historySize > 0
-        return stamps.enumerated().map { index, stamp in
-            DeliveryReport(
-                id: stamp.id, target: publications[index].target, node: nodeID, delivered: delivered[index],
-                forwarded: stamp.nodes.sorted().map { DeliveryReport.Forwarding(node: $0, outcome: outcomes[$0] ?? .unavailable("not sent")) },
-                stored: stored
-            )
+        /// All outcomes once this was the last one, else nil.
+        mutating func record(_ outcome: ForwardOutcome, for node: String) -> [String: ForwardOutcome]? {
+            byNode[node] = outcome
+            remaining -= 1
+            return remaining == 0 ? byNode : nil
         }
     }
 

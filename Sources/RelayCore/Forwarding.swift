@@ -43,7 +43,18 @@ public enum ForwardOutcome: Sendable, Equatable, CustomStringConvertible {
 /// with a publisher confirm and did not return it as unroutable. Events for one node are
 /// sent in the order they are given, one batch per call.
 public protocol EventForwarder: Sendable {
-    func forward(_ events: [ForwardedEvent], to node: String) async -> ForwardOutcome
+    /// Sends `events` as one batch to `node`. Batches for one node leave in the order of
+    /// these calls, so a caller keeps its order without waiting for each outcome;
+    /// `completion` is told the outcome exactly once, on any thread, and must not block.
+    func forward(_ events: [ForwardedEvent], to node: String, completion: @escaping @Sendable (ForwardOutcome) -> Void)
+}
+
+extension EventForwarder {
+    public func forward(_ events: [ForwardedEvent], to node: String) async -> ForwardOutcome {
+        await withCheckedContinuation { continuation in
+            forward(events, to: node) { continuation.resume(returning: $0) }
+        }
+    }
 }
 
 /// The records a forwarded message carries, so a bulk publish crosses the broker as one

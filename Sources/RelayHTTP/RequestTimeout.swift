@@ -121,25 +121,34 @@ public final class RequestTimeout {
         public typealias OutboundIn = HTTPServerResponsePart
         public typealias OutboundOut = HTTPServerResponsePart
         private let timeout: RequestTimeout
+        /// Requests received in full whose answers are not written yet: more than one when
+        /// the handler behind works on pipelined requests together.
+        private var owed = 0
+        /// A request's head arrived and its end has not.
+        private var receiving = false
 
         fileprivate init(timeout: RequestTimeout) { self.timeout = timeout }
 
         public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head:
-                // A pipelined request the HTTP pipeline handler held back starts now.
-                if case .idle = timeout.phase { timeout.enter(.receiving, on: context.eventLoop) }
+                // Timed even while earlier answers are owed: the peer sends this one.
+                receiving = true
+                if case .receiving = timeout.phase {} else { timeout.enter(.receiving, on: context.eventLoop) }
             case .body:
                 break
             case .end:
+                receiving = false
+                owed += 1
                 timeout.enter(.responding, on: context.eventLoop)
             }
             context.fireChannelRead(data)
         }
 
         public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            if case .end = unwrapOutboundIn(data), case .responding = timeout.phase {
-                timeout.enter(.idle, on: context.eventLoop)
+            if case .end = unwrapOutboundIn(data), owed > 0 {
+                owed -= 1
+                if owed == 0, !receiving { timeout.enter(.idle, on: context.eventLoop) }
             }
             context.write(data, promise: promise)
         }

@@ -6,18 +6,42 @@ import RelayCore
 
 /// One publisher connection on the Unix socket: HTTP/1.1 requests in, JSON answers out.
 ///
-/// It sits behind NIO's `HTTPServerPipelineHandler`, which holds back a pipelined request
-/// until the previous response has ended, so at most one request is in flight here and
-/// answers leave in request order.
-final class PublishHandler: ChannelInboundHandler {
+/// Pipelined requests are worked on together, up to ``maxInFlight`` at a time: each is
+/// handed to the backend as soon as it is complete, in arrival order (the backend keeps
+/// that order: ids, history and forwarding), and the answers leave in request order as
+/// they become ready. So one connection that pipelines does not wait for each answer's
+/// round trips (Redis, broker confirms) before the next event starts its own.
+final class PublishHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Requests whose answers are not written yet; reading from the socket stops at this
+    /// many (requests already read are still worked on), which bounds what one connection
+    /// holds: each waiting request is its decoded events.
+    static let maxInFlight = 32
 
     private enum State {
         case idle
-        case collecting(HTTPRequestHead, Result<PublishRoute, APIError>, ByteBuffer)
-        /// The body grew past the limit; the rest is dropped and the connection closed.
+        case collecting(Exchange, Result<PublishRoute, APIError>, ByteBuffer)
+        /// The request is refused (or the connection closes after the answers already
+        /// owed); the rest of what the peer sends is dropped.
         case discarding
+    }
+
+    /// One request being answered: its head, and its place in the order of answers.
+    struct Exchange {
+        let head: HTTPRequestHead
+        let ticket: Int
+    }
+
+    /// A finished answer waiting for the ones before it.
+    private struct Answer {
+        var version: HTTPVersion
+        var status: HTTPResponseStatus
+        var contentType: String
+        var body: ByteBuffer
+        var close: Bool
     }
 
     private let live: Live<PublishServer.Configuration>
@@ -38,6 +62,15 @@ final class PublishHandler: ChannelInboundHandler {
     private var credentials: PeerCredentials?
     /// Its supplementary groups, read once per connection and only when access rules need them.
     private var supplementaryGroups: [UInt32]?
+    /// One slot per request not yet answered on the wire, in request order; `nil` until
+    /// its answer is ready. `answers.first` belongs to ticket `firstTicket`.
+    private var answers = CircularBuffer<Answer?>(initialCapacity: 4)
+    private var firstTicket = 0
+    /// A `read` was held back because ``maxInFlight`` requests are waiting.
+    private var readHeld = false
+    /// No further requests are taken: one was answered with `Connection: close`, or the
+    /// server is shutting down. The connection closes once the answers owed are written.
+    private var closing = false
 
     init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, limiter: PublishRateLimiter, metrics: RelayMetrics = RelayMetrics(), logger: Logger) {
         self.live = configuration
@@ -88,41 +121,72 @@ final class PublishHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
+            guard !closing else {
+                state = .discarding
+                return
+            }
+            let exchange = Exchange(head: head, ticket: takeTicket())
+            if !head.isKeepAlive { closing = true }
             if let refusal = accessRefusal() {
                 state = .discarding
-                respond(context: context, head: head, error: refusal, close: true)
+                respond(context: context, exchange: exchange, error: refusal, close: true)
                 return
             }
             let route = Result { () throws(APIError) in try PublishRoute.parse(head) }
             if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > configuration.maxBodySize {
                 state = .discarding
-                respond(context: context, head: head, error: bodyTooLarge(), close: true)
+                respond(context: context, exchange: exchange, error: bodyTooLarge(), close: true)
                 return
             }
-            state = .collecting(head, route, context.channel.allocator.buffer(capacity: 0))
-        case (.body(var part), .collecting(let head, let route, var body)):
+            state = .collecting(exchange, route, context.channel.allocator.buffer(capacity: 0))
+        case (.body(var part), .collecting(let exchange, let route, var body)):
             guard body.readableBytes + part.readableBytes <= configuration.maxBodySize else {
                 state = .discarding
-                respond(context: context, head: head, error: bodyTooLarge(), close: true)
+                respond(context: context, exchange: exchange, error: bodyTooLarge(), close: true)
                 return
             }
             state = .idle  // drop our reference so the append does not copy
             body.writeBuffer(&part)
-            state = .collecting(head, route, body)
-        case (.end, .collecting(let head, let route, let body)):
+            state = .collecting(exchange, route, body)
+        case (.end, .collecting(let exchange, let route, let body)):
             state = .idle
             switch route {
             case .failure(let error):
-                respond(context: context, head: head, error: error)
+                respond(context: context, exchange: exchange, error: error)
             case .success(let route):
-                handle(route, head: head, body: body, context: context)
+                handle(route, exchange: exchange, body: body, context: context)
             }
         case (_, .discarding):
             break
         case (.head, .collecting), (.body, .idle), (.end, .idle):
-            // HTTPServerPipelineHandler and the decoder never produce these.
+            // The HTTP decoder never produces these.
             context.close(promise: nil)
         }
+    }
+
+    /// Holds reading back while ``maxInFlight`` answers are owed: the peer's further
+    /// requests wait in the kernel's socket buffer, not in memory here.
+    func read(context: ChannelHandlerContext) {
+        if answers.count >= Self.maxInFlight {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Shutdown: take no new requests, close once the answers owed are written.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        closing = true
+        if answers.isEmpty, case .idle = state { context.close(promise: nil) }
+    }
+
+    private func takeTicket() -> Int {
+        answers.append(nil)
+        return firstTicket + answers.count - 1
     }
 
     private func bodyTooLarge() -> APIError {
@@ -131,46 +195,47 @@ final class PublishHandler: ChannelInboundHandler {
 
     // MARK: Routes
 
-    private func handle(_ route: PublishRoute, head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func handle(_ route: PublishRoute, exchange: Exchange, body: ByteBuffer, context: ChannelHandlerContext) {
         let eventLoop = context.eventLoop
+        let head = exchange.head
         switch route {
         case .publishToClient(let client):
-            publishOne(to: .client(client), head: head, body: body, context: context)
+            publishOne(to: .client(client), exchange: exchange, body: body, context: context)
         case .publishToTopic(let topic):
-            publishOne(to: .topic(topic), head: head, body: body, context: context)
+            publishOne(to: .topic(topic), exchange: exchange, body: body, context: context)
         case .publishBulk:
-            publishBulk(head: head, body: body, context: context)
+            publishBulk(exchange: exchange, body: body, context: context)
         case .client(let client):
             let options: (scope: AdminScope, timeout: Duration)
             do {
                 options = try PublishRoute.adminOptions(of: head.uri)
             } catch {
-                respond(context: context, head: head, error: error)
+                respond(context: context, exchange: exchange, error: error)
                 return
             }
             if head.method == .DELETE {
                 backend.kick(client, scope: options.scope, timeout: options.timeout, on: eventLoop).assumeIsolated().whenComplete { result in
-                    self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.kicked($0)) })
+                    self.respond(context: context, exchange: exchange, result: result.map { (.ok, ResponseJSON.kicked($0)) })
                 }
             } else {
                 backend.connections(of: client, scope: options.scope, timeout: options.timeout, on: eventLoop).assumeIsolated().whenComplete { result in
-                    self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.connections($0)) })
+                    self.respond(context: context, exchange: exchange, result: result.map { (.ok, ResponseJSON.connections($0)) })
                 }
             }
         case .health:
             backend.status(on: eventLoop).assumeIsolated().whenComplete { result in
-                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.status($0)) })
+                self.respond(context: context, exchange: exchange, result: result.map { (.ok, ResponseJSON.status($0)) })
             }
         case .nodes:
             backend.nodes(on: eventLoop).assumeIsolated().whenComplete { result in
-                self.respond(context: context, head: head, result: result.map { (.ok, ResponseJSON.nodes($0)) })
+                self.respond(context: context, exchange: exchange, result: result.map { (.ok, ResponseJSON.nodes($0)) })
             }
         case .drain:
             let start = head.method == .POST
             if start { logger.notice("drain requested through the publish socket") }
             backend.drain(start: start, on: eventLoop).assumeIsolated().whenComplete { result in
                 self.respond(
-                    context: context, head: head,
+                    context: context, exchange: exchange,
                     result: result.map { status -> (HTTPResponseStatus, String) in
                         (start && status.started ? .accepted : .ok, ResponseJSON.drain(status))
                     }
@@ -179,22 +244,22 @@ final class PublishHandler: ChannelInboundHandler {
         }
     }
 
-    private func publishOne(to target: Target, head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func publishOne(to target: Target, exchange: Exchange, body: ByteBuffer, context: ChannelHandlerContext) {
         let publication: Publication
         do {
-            publication = try singleEvent(for: target, head: head, body: body)
+            publication = try singleEvent(for: target, head: exchange.head, body: body)
         } catch {
-            respond(context: context, head: head, error: error)
+            respond(context: context, exchange: exchange, error: error)
             return
         }
         switch admission(publication) {
         case .admitted:
             break
         case .dropped:
-            write(context: context, head: head, status: .tooManyRequests, body: ResponseJSON.rateLimited(publication.target, line: nil), contentType: "application/json", close: false)
+            write(context: context, exchange: exchange, status: .tooManyRequests, body: ResponseJSON.rateLimited(publication.target, line: nil), contentType: "application/json", close: false)
             return
         case .deferred(let replaced):
-            write(context: context, head: head, status: .accepted, body: ResponseJSON.deferred(publication.target, replaced: replaced, line: nil), contentType: "application/json", close: false)
+            write(context: context, exchange: exchange, status: .accepted, body: ResponseJSON.deferred(publication.target, replaced: replaced, line: nil), contentType: "application/json", close: false)
             return
         }
         backend.publish([publication], on: context.eventLoop).assumeIsolated().whenComplete { result in
@@ -202,7 +267,7 @@ final class PublishHandler: ChannelInboundHandler {
                 self.metrics.recordPublished(1, kind: .init(target))
             }
             self.respond(
-                context: context, head: head,
+                context: context, exchange: exchange,
                 encoded: result.map { reports in
                     let report = reports[0]
                     let status: HTTPResponseStatus = report.brokerUnavailable ? .serviceUnavailable : report.clientNotConnected ? .notFound : .ok
@@ -254,9 +319,9 @@ final class PublishHandler: ChannelInboundHandler {
 
     /// NDJSON in, NDJSON out: one report per non-empty line, in order. A bad line is
     /// answered with its own error and does not stop its neighbours.
-    private func publishBulk(head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        guard case .ndjson = MediaType(head.headers) else {
-            respond(context: context, head: head, error: MediaType.unsupported(head.headers, expected: "application/x-ndjson"))
+    private func publishBulk(exchange: Exchange, body: ByteBuffer, context: ChannelHandlerContext) {
+        guard case .ndjson = MediaType(exchange.head.headers) else {
+            respond(context: context, exchange: exchange, error: MediaType.unsupported(exchange.head.headers, expected: "application/x-ndjson"))
             return
         }
         // Each line is either a publication (by its index in `publications`), an error, or
@@ -274,7 +339,7 @@ final class PublishHandler: ChannelInboundHandler {
         let events = bodyLines.count
         guard events <= maxEvents else {
             respond(
-                context: context, head: head,
+                context: context, exchange: exchange,
                 error: APIError(status: 413, code: "too_many_events", message: "the request holds \(events) events; the limit is \(maxEvents) per request (publish.max-batch-events)"))
             return
         }
@@ -315,14 +380,14 @@ final class PublishHandler: ChannelInboundHandler {
             return (.ok, out)
         }
         guard !publications.isEmpty else {
-            respond(context: context, head: head, encoded: .success(reply([])), contentType: "application/x-ndjson")
+            respond(context: context, exchange: exchange, encoded: .success(reply([])), contentType: "application/x-ndjson")
             return
         }
         backend.publish(publications, on: context.eventLoop).assumeIsolated().whenComplete { result in
             if case .success = result {
                 self.metrics.recordPublished(publications.count, kind: .bulk)
             }
-            self.respond(context: context, head: head, encoded: result.map(reply), contentType: "application/x-ndjson")
+            self.respond(context: context, exchange: exchange, encoded: result.map(reply), contentType: "application/x-ndjson")
         }
     }
 
@@ -352,55 +417,86 @@ final class PublishHandler: ChannelInboundHandler {
     // MARK: Responses
 
     private func respond(
-        context: ChannelHandlerContext, head: HTTPRequestHead,
+        context: ChannelHandlerContext, exchange: Exchange,
         result: Result<(HTTPResponseStatus, String), any Error>,
         contentType: String = "application/json"
     ) {
         let allocator = context.channel.allocator
-        respond(context: context, head: head, encoded: result.map { ($0.0, allocator.buffer(string: $0.1)) }, contentType: contentType)
+        respond(context: context, exchange: exchange, encoded: result.map { ($0.0, allocator.buffer(string: $0.1)) }, contentType: contentType)
     }
 
     /// The same for an answer already written into a buffer (the publish paths).
     private func respond(
-        context: ChannelHandlerContext, head: HTTPRequestHead,
+        context: ChannelHandlerContext, exchange: Exchange,
         encoded result: Result<(HTTPResponseStatus, ByteBuffer), any Error>,
         contentType: String = "application/json"
     ) {
         switch result {
         case .success(let (status, body)):
-            write(context: context, head: head, status: status, body: body, contentType: contentType, close: false)
+            write(context: context, exchange: exchange, status: status, body: body, contentType: contentType, close: false)
         case .failure(let error as APIError):
-            respond(context: context, head: head, error: error)
+            respond(context: context, exchange: exchange, error: error)
         case .failure(let error):
             logger.error("publish request failed", metadata: ["error": "\(error)"])
-            respond(context: context, head: head, error: APIError(status: 500, code: "internal_error", message: "the relay could not complete the request: \(error)"))
+            respond(context: context, exchange: exchange, error: APIError(status: 500, code: "internal_error", message: "the relay could not complete the request: \(error)"))
         }
     }
 
-    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, error: APIError, close: Bool = false) {
+    private func respond(context: ChannelHandlerContext, exchange: Exchange, error: APIError, close: Bool = false) {
         logger.debug("publish request refused", metadata: ["http.status": "\(error.status)", "error.code": "\(error.code)"])
-        write(context: context, head: head, status: HTTPResponseStatus(statusCode: error.status), body: error.json, contentType: "application/json", close: close)
+        write(context: context, exchange: exchange, status: HTTPResponseStatus(statusCode: error.status), body: error.json, contentType: "application/json", close: close)
     }
 
-    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: String, contentType: String, close: Bool) {
-        write(context: context, head: head, status: status, body: context.channel.allocator.buffer(string: body), contentType: contentType, close: close)
+    private func write(context: ChannelHandlerContext, exchange: Exchange, status: HTTPResponseStatus, body: String, contentType: String, close: Bool) {
+        write(context: context, exchange: exchange, status: status, body: context.channel.allocator.buffer(string: body), contentType: contentType, close: close)
     }
 
-    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body buffer: ByteBuffer, contentType: String, close: Bool) {
+    /// Files the answer in its request's slot, then writes every answer that is next in
+    /// line.
+    private func write(context: ChannelHandlerContext, exchange: Exchange, status: HTTPResponseStatus, body: ByteBuffer, contentType: String, close: Bool) {
+        let offset = exchange.ticket - firstTicket
+        // Out of range: the connection closed after an earlier answer; nobody reads this one.
+        guard offset >= 0, offset < answers.count else { return }
+        answers[answers.index(answers.startIndex, offsetBy: offset)] = Answer(
+            version: exchange.head.version, status: status, contentType: contentType, body: body,
+            close: close || !exchange.head.isKeepAlive)
+        while let first = answers.first, let answer = first {
+            answers.removeFirst()
+            firstTicket += 1
+            emit(answer, context: context)
+            if answer.close {
+                // Whatever else was owed is dropped with the connection, as the peer was told.
+                answers.removeAll()
+                closing = true
+                return
+            }
+        }
+        if readHeld, answers.count < Self.maxInFlight {
+            readHeld = false
+            context.read()
+        }
+        if closing, answers.isEmpty {
+            switch state {
+            case .collecting: break  // a request being received is still answered
+            case .idle, .discarding: context.close(promise: nil)
+            }
+        }
+    }
+
+    private func emit(_ answer: Answer, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(3)
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
-        let keepAlive = head.isKeepAlive && !close
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        if keepAlive {
-            context.write(wrapOutboundOut(.end(nil)), promise: nil)
-            scheduleFlush(context: context)
-        } else {
+        headers.add(name: "Content-Type", value: answer.contentType)
+        headers.add(name: "Content-Length", value: String(answer.body.readableBytes))
+        if answer.close { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: answer.version, status: answer.status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
+        if answer.close {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.write(wrapOutboundOut(.end(nil)), promise: nil)
+            scheduleFlush(context: context)
         }
     }
 }
@@ -426,8 +522,10 @@ extension PublishHandler {
             return
         }
         state = .discarding
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
-        respond(context: context, head: head, error: APIError(status: 400, code: "invalid_http", message: "the request is not valid HTTP/1.1"), close: true)
+        closing = true
+        // Answered after whatever is still owed for the requests before the bad bytes.
+        let exchange = Exchange(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), ticket: takeTicket())
+        respond(context: context, exchange: exchange, error: APIError(status: 400, code: "invalid_http", message: "the request is not valid HTTP/1.1"), close: true)
     }
 }
 

@@ -15,7 +15,7 @@ import Synchronization
 public final class RedisClient: Sendable {
     private struct Request: Sendable {
         var commands: [RedisCommand]
-        var continuation: CheckedContinuation<[RedisValue], any Error>
+        var completion: @Sendable (Result<[RedisValue], any Error>) -> Void
     }
 
     private struct State: Sendable {
@@ -76,17 +76,28 @@ public final class RedisClient: Sendable {
     /// Runs `commands` in one round trip (shared with other waiting callers).
     public func send(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         try await withCheckedThrowingContinuation { continuation in
-            let refusal: RedisError? = state.withLock { state in
-                guard state.running else { return .unavailable("shutting down") }
-                guard state.connected else { return .unavailable(state.lastError) }
-                state.pending.append(Request(commands: commands, continuation: continuation))
-                return nil
-            }
-            if let refusal {
-                continuation.resume(throwing: refusal)
-            } else {
-                wakeup.signal()
-            }
+            submit(commands) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues `commands` behind everything submitted or sent before: Redis runs them in
+    /// that order, which is what lets a caller keep its own order without waiting for each
+    /// reply (ids for one publisher's events).
+    ///
+    /// `completion` runs once: at once on the calling thread when the client is not
+    /// connected, otherwise on the worker thread, in submission order. It must be short and
+    /// never block: the next round trip waits for it.
+    public func submit(_ commands: [RedisCommand], completion: @escaping @Sendable (Result<[RedisValue], any Error>) -> Void) {
+        let refusal: RedisError? = state.withLock { state in
+            guard state.running else { return .unavailable("shutting down") }
+            guard state.connected else { return .unavailable(state.lastError) }
+            state.pending.append(Request(commands: commands, completion: completion))
+            return nil
+        }
+        if let refusal {
+            completion(.failure(refusal))
+        } else {
+            wakeup.signal()
         }
     }
 
@@ -144,7 +155,7 @@ public final class RedisClient: Sendable {
                     offset += request.commands.count
                     // A master demoted by a failover answers READONLY: find the new one.
                     if slice.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) { lostMaster = true }
-                    request.continuation.resume(returning: slice)
+                    request.completion(.success(slice))
                 }
                 if lostMaster {
                     logger.warning("Redis server is no longer the master; reconnecting")
@@ -159,14 +170,14 @@ public final class RedisClient: Sendable {
                 }
                 metrics.redisErrors.increment()
                 logger.warning("Redis connection lost", metadata: ["error": "\(error)"])
-                for request in batch { request.continuation.resume(throwing: error) }
+                for request in batch { request.completion(.failure(error)) }
             }
         }
         let leftover = state.withLock { state in
             defer { state.pending = []; state.connected = false }
             return state.pending
         }
-        for request in leftover { request.continuation.resume(throwing: RedisError.unavailable("shutting down")) }
+        for request in leftover { request.completion(.failure(RedisError.unavailable("shutting down"))) }
         connection = nil
         stopped.signal()
     }

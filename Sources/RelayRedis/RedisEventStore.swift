@@ -49,6 +49,15 @@ public final class RedisEventStore: ReplaySource, Sendable {
     ///
     /// - Parameter events: each target with its frame body (``SSEEncoder/body(_:)``).
     public func stamp(_ events: [(target: Target, body: ByteBuffer)]) async throws -> [Stamp] {
+        try await withCheckedThrowingContinuation { continuation in
+            submitStamp(events) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// The same, queued in the Redis client's order: calls made one after another get
+    /// increasing ids even when the first has not been answered yet. `completion` runs as
+    /// ``RedisClient/submit(_:completion:)``'s does (on the worker thread, in order).
+    public func submitStamp(_ events: [(target: Target, body: ByteBuffer)], completion: @escaping @Sendable (Result<[Stamp], any Error>) -> Void) {
         var arguments: [[UInt8]] = [
             Array(prefix.utf8), Array(configuration.nodeID.utf8),
             Array(String(configuration.historySize).utf8), Array(String(ageMilliseconds).utf8),
@@ -68,9 +77,15 @@ public final class RedisEventStore: ReplaySource, Sendable {
             }
             arguments.append(Array(event.body.readableBytesView))
         }
-        let reply = try await publishScript.run(arguments)
+        let count = events.count
+        publishScript.submit(arguments) { result in
+            completion(result.flatMap { reply in Result { try Self.stamps(from: reply, count: count) } })
+        }
+    }
+
+    private static func stamps(from reply: RedisValue, count: Int) throws -> [Stamp] {
         if let message = reply.errorMessage { throw RedisError.unavailable("publish script failed: \(message)") }
-        guard let values = reply.array, values.count == events.count + 1, let epoch = values[0].integer.map(UInt64.init) else {
+        guard let values = reply.array, values.count == count + 1, let epoch = values[0].integer.map(UInt64.init) else {
             throw RedisError.unavailable("publish script answered in an unexpected shape")
         }
         return try values.dropFirst().map { value in

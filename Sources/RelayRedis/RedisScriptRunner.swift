@@ -2,6 +2,11 @@ import Synchronization
 
 /// Runs a Lua script by its SHA (EVALSHA), loading it when Redis does not know it yet or
 /// forgot it (a restart, a failover to a replica that never saw it).
+///
+/// Loading goes in the same round trip as the call (`SCRIPT LOAD` + `EVAL`), so a call
+/// keeps its place in the client's order. The one exception: a call answered `NOSCRIPT`
+/// (Redis lost its scripts since the last call) is sent again behind whatever was submitted
+/// meanwhile.
 final class RedisScriptRunner: Sendable {
     private let client: RedisClient
     private let source: String
@@ -13,22 +18,44 @@ final class RedisScriptRunner: Sendable {
     }
 
     func run(_ arguments: [[UInt8]]) async throws -> RedisValue {
-        for attempt in 0..<2 {
-            let known = try await loadedSHA(reload: attempt > 0)
-            let reply = try await client.send(RedisCommand([Array("EVALSHA".utf8), Array(known.utf8), Array("0".utf8)] + arguments))
-            if reply.errorMessage?.hasPrefix("NOSCRIPT") == true { continue }
-            return reply
+        try await withCheckedThrowingContinuation { continuation in
+            submit(arguments) { continuation.resume(with: $0) }
         }
-        throw RedisError.unavailable("Redis keeps forgetting the relay's script")
     }
 
-    private func loadedSHA(reload: Bool) async throws -> String {
-        if !reload, let known = sha.withLock({ $0 }) { return known }
-        let reply = try await client.send(RedisCommand("SCRIPT", "LOAD", source))
-        guard let loaded = reply.string, reply.errorMessage == nil else {
-            throw RedisError.unavailable("cannot load script: \(reply.errorMessage ?? "unexpected reply")")
+    /// Queues a call in the client's order; `completion` runs as ``RedisClient/submit(_:completion:)``'s.
+    func submit(_ arguments: [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
+        guard let known = sha.withLock({ $0 }) else {
+            submitLoading(arguments, completion: completion)
+            return
         }
-        sha.withLock { $0 = loaded }
-        return loaded
+        client.submit([RedisCommand([Array("EVALSHA".utf8), Array(known.utf8), Array("0".utf8)] + arguments)]) { result in
+            switch result {
+            case .success(let replies) where replies[0].errorMessage?.hasPrefix("NOSCRIPT") == true:
+                self.submitLoading(arguments, completion: completion)
+            case .success(let replies):
+                completion(.success(replies[0]))
+            case .failure(let error):
+                completion(.failure(error))
+            }
+        }
+    }
+
+    private func submitLoading(_ arguments: [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
+        let commands = [
+            RedisCommand("SCRIPT", "LOAD", source),
+            RedisCommand([Array("EVAL".utf8), Array(source.utf8), Array("0".utf8)] + arguments),
+        ]
+        client.submit(commands) { result in
+            switch result {
+            case .success(let replies):
+                if let loaded = replies[0].string, replies[0].errorMessage == nil {
+                    self.sha.withLock { $0 = loaded }
+                }
+                completion(.success(replies[1]))
+            case .failure(let error):
+                completion(.failure(error))
+            }
+        }
     }
 }

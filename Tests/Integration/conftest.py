@@ -196,6 +196,47 @@ def read_http_response(reader, method: str = "GET") -> Response:
     return Response(status, headers, body)
 
 
+def publish_request(path: str, data: str, close: bool = False) -> bytes:
+    """One raw JSON publish request, for sending many down one socket at once."""
+    body = json.dumps({"data": data}).encode()
+    return (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n").encode() + body
+
+
+def pipeline(socket_path: str, requests: list[bytes], answers: int | None = None,
+             timeout: float = 30.0) -> tuple[list[Response], bytes]:
+    """Sends every request at once on one publish-socket connection, reads `answers`
+    responses (default: one per request), then whatever else arrives until the relay closes
+    the connection or `timeout` (returned as the rest: b"" when it closed cleanly)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(socket_path)
+    try:
+        def send() -> None:
+            with contextlib.suppress(OSError):  # the relay may close after a `close` answer
+                sock.sendall(b"".join(requests))
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        reader = sock.makefile("rb")
+        out = [read_http_response(reader, "POST") for _ in range(len(requests) if answers is None else answers)]
+        rest = b""
+        if answers is not None:
+            try:
+                rest = reader.read()
+            except (TimeoutError, OSError):
+                rest = b"<still open>"
+        sender.join(timeout)
+        return out, rest
+    finally:
+        sock.close()
+
+
+def id_key(event_id: str) -> tuple[int, int]:
+    """An event id `epoch-sequence` as a sortable pair."""
+    epoch, sequence = event_id.split("-")
+    return int(epoch), int(sequence)
+
+
 class _BytesLines:
     def __init__(self, lines):
         self._lines = list(lines) + [b"\r\n"]

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import wait_until
+from conftest import id_key, pipeline, publish_request, wait_until
 from servers import RabbitMQ, Redis
 
 FAST = ["--heartbeat", "300ms", "--registry-ttl", "1500ms"]
@@ -97,6 +97,33 @@ def test_event_published_on_one_node_reaches_a_browser_on_another(cluster):
     local = a.publish("alice", "local").json()
     assert local["delivered"] == 1 and local["forwarded"] == []
     assert stream.next_event(timeout=5).data == "local"
+
+
+def test_pipelined_publishes_cross_nodes_in_order_and_share_round_trips(cluster):
+    # One publisher connection pipelines 300 events for a browser on another node. The
+    # relay works on them together: Redis round trips are shared (serial handling would
+    # need one per event), yet ids, forwarding and delivery keep the request order.
+    from test_metrics import scrape, value
+
+    a, b = cluster(2)
+    stream = a.open_stream("piper")
+    wait_routed(b, "piper", a)
+    skip_to_marker(stream, lambda data: b.publish("piper", data))
+    metric = "sse_relay_redis_round_trip_seconds"
+    before = value(scrape(b), metric + "_count", metric)
+
+    out, _ = pipeline(b.socket_path, [publish_request("/v1/clients/piper/events", str(i)) for i in range(300)])
+
+    round_trips = value(scrape(b), metric + "_count", metric) - before
+    assert [o.status for o in out] == [200] * 300, [o for o in out if o.status != 200][:3]
+    assert all(forwarded(o.json()) == {a.node_id: "confirmed"} for o in out), out[:3]
+    ids = [o.json()["id"] for o in out]
+    assert sorted(ids, key=id_key) == ids and len(set(ids)) == 300, ids
+    events = stream.next_events(300, timeout=30)
+    assert [e.data for e in events] == [str(i) for i in range(300)]
+    assert [e.id for e in events] == ids
+    # Heartbeats (every 300 ms here) add a few round trips of their own.
+    assert round_trips < 250, f"{round_trips} Redis round trips for 300 pipelined events"
 
 
 def test_tabs_on_two_nodes_each_get_every_event_once(cluster):

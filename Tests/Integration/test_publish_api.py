@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import read_http_response, wait_until
+from conftest import id_key, pipeline, publish_request, read_http_response, wait_until
 
 NODE = "node-a"
 
@@ -331,6 +331,37 @@ def test_pipelined_requests_answered_in_order(relay):
     assert out[4].json()["client"] == "a" and out[4].json()["delivered"] == 1
     assert out[5].json()["client"] == "zzz" and out[5].json()["connections"] == []
     assert s.next_event().data == "hello"
+
+
+def test_pipelined_publishes_keep_their_order(relay):
+    # 300 publishes down one connection at once: the relay works on several together
+    # (up to its in-flight limit), but ids, deliveries and answers keep the request order.
+    r = relay(node_id=NODE)
+    s = r.open_stream("p")
+    out, _ = pipeline(r.socket_path, [publish_request("/v1/clients/p/events", str(i)) for i in range(300)])
+    assert [o.status for o in out] == [200] * 300, [o for o in out if o.status != 200][:3]
+    ids = [o.json()["id"] for o in out]
+    assert sorted(ids, key=id_key) == ids and len(set(ids)) == 300, ids
+    events = s.next_events(300)
+    assert [e.data for e in events] == [str(i) for i in range(300)]
+    assert [e.id for e in events] == ids
+
+
+def test_pipelined_connection_close_ends_the_line(relay):
+    # Requests after one that says `Connection: close` are not processed: the relay answers
+    # up to it, in order, and closes.
+    r = relay(node_id=NODE)
+    s = r.open_stream("q")
+    requests = [publish_request("/v1/clients/q/events", str(i)) for i in range(20)]
+    requests.append(publish_request("/v1/clients/q/events", "last", close=True))
+    requests += [publish_request("/v1/clients/q/events", f"after-{i}") for i in range(20)]
+    out, rest = pipeline(r.socket_path, requests, answers=21)
+    assert [o.status for o in out] == [200] * 21, out
+    assert out[-1].headers.get("Connection", "").lower() == "close"
+    assert rest == b"", f"expected the relay to close the connection, got {rest[:200]!r}"
+    r.publish("q", "marker")
+    got = [e.data for e in s.next_events(22)]
+    assert got == [str(i) for i in range(20)] + ["last", "marker"], got
 
 
 @pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"])

@@ -10,7 +10,8 @@ import RelayCore
 /// pipelining is where the throughput comes from: one broker round trip per burst instead of
 /// per message, with `multiple` acks resolving many at once.
 final class ForwarderWorker: Sendable {
-    typealias Waiter = CheckedContinuation<ForwardOutcome, Never>
+    /// Told the outcome once, on the worker thread (or the caller's, when refused at once).
+    typealias Waiter = @Sendable (ForwardOutcome) -> Void
 
     struct Request: Sendable {
         var routingKey: String
@@ -65,22 +66,28 @@ final class ForwarderWorker: Sendable {
     /// at once with `.unavailable` while there is no connection: a caller must never wait
     /// for a reconnect it cannot see the end of.
     func publish(body: ByteBuffer, routingKey: String, messageID: String) async -> ForwardOutcome {
-        await withCheckedContinuation { (waiter: Waiter) in
-            let request = Request(routingKey: routingKey, messageID: messageID, body: body, waiter: waiter)
-            let (refusal, wake): (ForwardOutcome?, Bool) = lifecycle.withLock { shared in
-                guard case .connected = shared.link, !shared.stopRequested else {
-                    return (.unavailable(shared.link.unavailableReason(role: "forwarder")), false)
-                }
-                shared.state.queue.append(request)
-                // The thread takes the whole queue at once: only the first request after
-                // that needs to wake it, later ones ride along.
-                return (nil, shared.state.queue.count == 1)
+        await withCheckedContinuation { continuation in
+            submit(body: body, routingKey: routingKey, messageID: messageID) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// The same without a task: messages leave in the order of these calls, and `waiter`
+    /// runs on the worker thread when the outcome is known (it must not block).
+    func submit(body: ByteBuffer, routingKey: String, messageID: String, waiter: @escaping Waiter) {
+        let request = Request(routingKey: routingKey, messageID: messageID, body: body, waiter: waiter)
+        let (refusal, wake): (ForwardOutcome?, Bool) = lifecycle.withLock { shared in
+            guard case .connected = shared.link, !shared.stopRequested else {
+                return (.unavailable(shared.link.unavailableReason(role: "forwarder")), false)
             }
-            if let refusal {
-                waiter.resume(returning: refusal)
-            } else if wake {
-                lifecycle.wakeup.signal()
-            }
+            shared.state.queue.append(request)
+            // The thread takes the whole queue at once: only the first request after
+            // that needs to wake it, later ones ride along.
+            return (nil, shared.state.queue.count == 1)
+        }
+        if let refusal {
+            waiter(refusal)
+        } else if wake {
+            lifecycle.wakeup.signal()
         }
     }
 
@@ -207,11 +214,11 @@ final class ForwarderWorker: Sendable {
     }
 
     private func resolve(_ outcomes: [(Waiter, ForwardOutcome)]) {
-        for (waiter, outcome) in outcomes { waiter.resume(returning: outcome) }
+        for (waiter, outcome) in outcomes { waiter(outcome) }
     }
 
     private func fail(_ requests: some Sequence<Request>, with outcome: ForwardOutcome) {
-        for request in requests { request.waiter.resume(returning: outcome) }
+        for request in requests { request.waiter(outcome) }
     }
 
     /// The thread's last act (or `stop()`'s, when it never started): refuse what is left,
