@@ -2,7 +2,9 @@ import Logging
 import NIOCore
 import RelayCore
 
-/// Sends event batches to other nodes' queues through RabbitMQ, one message per call.
+/// Sends event batches to other nodes' queues through RabbitMQ: one message per call, or
+/// per run of calls for the same node that were queued while the previous publishes went
+/// out (the batches are concatenated; each caller gets the message's outcome).
 ///
 /// Guarantee: `.confirmed` means the broker acknowledged the message with a publisher
 /// confirm and did not return it, i.e. it sits in the target node's queue (which drops it
@@ -69,7 +71,8 @@ public final class AMQPForwarder: EventForwarder, ControlSender, Sendable {
         let routingKey = topology.routingKey(for: node)
         guard !node.isEmpty, routingKey.utf8.count <= 255 else { return completion(.noRoute) }
         worker.submit(
-            body: ForwardedBatchCodec.encode(events), routingKey: routingKey, messageID: first.id.description, waiter: completion)
+            body: ForwardedBatchCodec.encode(events), routingKey: routingKey, messageID: first.id.description, mergeable: true,
+            waiter: completion)
     }
 
     /// Sends an admin request or reply to `node`'s queue, like an event batch (same

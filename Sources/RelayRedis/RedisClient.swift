@@ -14,7 +14,9 @@ import Synchronization
 /// when configured, which is how a failover is followed).
 public final class RedisClient: Sendable {
     private struct Request: Sendable {
-        var commands: [RedisCommand]
+        /// Asked on the worker thread right before the round trip (see
+        /// ``RedisClient/submit(building:completion:)``).
+        var commands: @Sendable () -> [RedisCommand]
         var completion: @Sendable (Result<[RedisValue], any Error>) -> Void
     }
 
@@ -88,6 +90,17 @@ public final class RedisClient: Sendable {
     /// connected, otherwise on the worker thread, in submission order. It must be short and
     /// never block: the next round trip waits for it.
     public func submit(_ commands: [RedisCommand], completion: @escaping @Sendable (Result<[RedisValue], any Error>) -> Void) {
+        submit(building: { commands }, completion: completion)
+    }
+
+    /// The same, with commands made on the worker thread just before they are sent: a
+    /// caller can keep adding to one request (one script call for many events) until Redis
+    /// is about to get it. `build` runs at most once, and not at all when the request is
+    /// refused at once or the client shuts down first.
+    public func submit(
+        building build: @escaping @Sendable () -> [RedisCommand], completion: @escaping @Sendable (Result<[RedisValue], any Error>) -> Void
+    ) {
+        let commands = build
         let refusal: RedisError? = state.withLock { state in
             guard state.running else { return .unavailable("shutting down") }
             guard state.connected else { return .unavailable(state.lastError) }
@@ -146,13 +159,14 @@ public final class RedisClient: Sendable {
             guard !batch.isEmpty, let active = connection else { continue }
             do {
                 let started = ContinuousClock.now
-                let replies = try active.pipeline(batch.flatMap(\.commands))
+                let built = batch.map { $0.commands() }
+                let replies = try active.pipeline(built.flatMap { $0 })
                 metrics.redisRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
                 var offset = 0
                 var lostMaster = false
-                for request in batch {
-                    let slice = Array(replies[offset..<(offset + request.commands.count)])
-                    offset += request.commands.count
+                for (request, commands) in zip(batch, built) {
+                    let slice = Array(replies[offset..<(offset + commands.count)])
+                    offset += commands.count
                     // A master demoted by a failover answers READONLY: find the new one.
                     if slice.contains(where: { $0.errorMessage?.hasPrefix("READONLY") == true }) { lostMaster = true }
                     request.completion(.success(slice))

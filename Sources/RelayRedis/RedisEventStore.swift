@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RelayCore
+import Synchronization
 
 /// The cluster's shared history and id source, in Redis.
 ///
@@ -33,6 +34,34 @@ public final class RedisEventStore: ReplaySource, Sendable {
     private let prefix: String
     private let publishScript: RedisScriptRunner
     private let replayScript: RedisScriptRunner
+    /// Stamp calls waiting for the script call that will carry them (see ``submitStamp(_:completion:)``).
+    private let waitingStamps = Mutex<[StampCall]>([])
+
+    private struct StampCall: Sendable {
+        var events: [(target: Target, body: ByteBuffer)]
+        var completion: @Sendable (Result<[Stamp], any Error>) -> Void
+    }
+
+    /// The calls one script call carries, fixed when the worker first builds it (a reload
+    /// of the script builds it again from the same calls).
+    private final class StampFlight: Sendable {
+        private let state = Mutex<(calls: [StampCall], arguments: [[UInt8]])?>(nil)
+
+        func arguments(taking take: () -> [StampCall], build: ([StampCall]) -> [[UInt8]]) -> [[UInt8]] {
+            state.withLock { state in
+                if let state { return state.arguments }
+                let calls = take()
+                let arguments = build(calls)
+                state = (calls, arguments)
+                return arguments
+            }
+        }
+
+        /// The calls it carried, or, if it was never built, the ones still waiting.
+        func takeCalls(orWaiting take: () -> [StampCall]) -> [StampCall] {
+            state.withLock { state in state?.calls ?? take() }
+        }
+    }
 
     public init(client: RedisClient, configuration: Configuration) {
         self.client = client
@@ -57,7 +86,40 @@ public final class RedisEventStore: ReplaySource, Sendable {
     /// The same, queued in the Redis client's order: calls made one after another get
     /// increasing ids even when the first has not been answered yet. `completion` runs as
     /// ``RedisClient/submit(_:completion:)``'s does (on the worker thread, in order).
+    ///
+    /// Calls that pile up while Redis is busy share one script call: each call has a fixed
+    /// cost in Redis (the script's start, its epoch and counter commands) that a single
+    /// event would otherwise pay alone.
     public func submitStamp(_ events: [(target: Target, body: ByteBuffer)], completion: @escaping @Sendable (Result<[Stamp], any Error>) -> Void) {
+        let opensFlight = waitingStamps.withLock { waiting in
+            waiting.append(StampCall(events: events, completion: completion))
+            return waiting.count == 1
+        }
+        // Later calls ride along with the first until the worker takes them.
+        guard opensFlight else { return }
+        let flight = StampFlight()
+        publishScript.submit(building: { [self] in
+            flight.arguments { waitingStamps.withLock { waiting in defer { waiting = [] }; return waiting } } build: { calls in
+                scriptArguments(for: calls.flatMap(\.events))
+            }
+        }) { [self] result in
+            // Refused before the worker took anything: the calls are still waiting here.
+            let calls = flight.takeCalls(orWaiting: { waitingStamps.withLock { waiting in defer { waiting = [] }; return waiting } })
+            let total = calls.reduce(0) { $0 + $1.events.count }
+            switch result.flatMap({ reply in Result { try Self.stamps(from: reply, count: total) } }) {
+            case .success(let stamps):
+                var offset = 0
+                for call in calls {
+                    call.completion(.success(Array(stamps[offset..<(offset + call.events.count)])))
+                    offset += call.events.count
+                }
+            case .failure(let error):
+                for call in calls { call.completion(.failure(error)) }
+            }
+        }
+    }
+
+    private func scriptArguments(for events: [(target: Target, body: ByteBuffer)]) -> [[UInt8]] {
         var arguments: [[UInt8]] = [
             Array(prefix.utf8), Array(configuration.nodeID.utf8),
             Array(String(configuration.historySize).utf8), Array(String(ageMilliseconds).utf8),
@@ -77,10 +139,7 @@ public final class RedisEventStore: ReplaySource, Sendable {
             }
             arguments.append(Array(event.body.readableBytesView))
         }
-        let count = events.count
-        publishScript.submit(arguments) { result in
-            completion(result.flatMap { reply in Result { try Self.stamps(from: reply, count: count) } })
-        }
+        return arguments
     }
 
     private static func stamps(from reply: RedisValue, count: Int) throws -> [Stamp] {

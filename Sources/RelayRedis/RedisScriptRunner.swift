@@ -25,14 +25,21 @@ final class RedisScriptRunner: Sendable {
 
     /// Queues a call in the client's order; `completion` runs as ``RedisClient/submit(_:completion:)``'s.
     func submit(_ arguments: [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
+        submit(building: { arguments }, completion: completion)
+    }
+
+    /// The same with arguments made on the worker thread right before the call is sent
+    /// (see ``RedisClient/submit(building:completion:)``); `build` may be asked again if
+    /// Redis has to be given the script first.
+    func submit(building build: @escaping @Sendable () -> [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
         guard let known = sha.withLock({ $0 }) else {
-            submitLoading(arguments, completion: completion)
+            submitLoading(build, completion: completion)
             return
         }
-        client.submit([RedisCommand([Array("EVALSHA".utf8), Array(known.utf8), Array("0".utf8)] + arguments)]) { result in
+        client.submit(building: { [RedisCommand([Array("EVALSHA".utf8), Array(known.utf8), Array("0".utf8)] + build())] }) { result in
             switch result {
             case .success(let replies) where replies[0].errorMessage?.hasPrefix("NOSCRIPT") == true:
-                self.submitLoading(arguments, completion: completion)
+                self.submitLoading(build, completion: completion)
             case .success(let replies):
                 completion(.success(replies[0]))
             case .failure(let error):
@@ -41,12 +48,12 @@ final class RedisScriptRunner: Sendable {
         }
     }
 
-    private func submitLoading(_ arguments: [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
-        let commands = [
-            RedisCommand("SCRIPT", "LOAD", source),
-            RedisCommand([Array("EVAL".utf8), Array(source.utf8), Array("0".utf8)] + arguments),
-        ]
-        client.submit(commands) { result in
+    private func submitLoading(_ build: @escaping @Sendable () -> [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
+        let source = self.source
+        let commands: @Sendable () -> [RedisCommand] = {
+            [RedisCommand("SCRIPT", "LOAD", source), RedisCommand([Array("EVAL".utf8), Array(source.utf8), Array("0".utf8)] + build())]
+        }
+        client.submit(building: commands) { result in
             switch result {
             case .success(let replies):
                 if let loaded = replies[0].string, replies[0].errorMessage == nil {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import RelayCore
+import Synchronization
 import Testing
 
 @testable import RelayRedis
@@ -29,6 +30,33 @@ struct RedisEventStoreTests {
         let expected = SSEEncoder.frame(Event(data: "3"), id: stamps[2].id)
         #expect(opening.frames.last?.frame == expected, "Redis stores exactly the frame local subscribers get")
         #expect(opening.head == stamps[2].id)
+    }
+
+    /// What a publisher pipelining gets: calls made one after another, without waiting,
+    /// each get their ids in call order, none lost (calls in flight together share script
+    /// calls, whose answers are split back per call).
+    @Test func stampsSubmittedWithoutWaitingKeepTheirOrder() async throws {
+        let client = try await TestRedis.client()
+        defer { client.shutdown() }
+        let store = store(client)
+        let results = Results()
+        for index in 0..<300 {
+            let events = index % 3 == 0 ? [(alice, body("\(index)a")), (news, body("\(index)b"))] : [(alice, body("\(index)"))]
+            store.submitStamp(events) { result in results.add(index, result) }
+        }
+        try await waitUntil("every call is answered") { results.count == 300 }
+        let sequences = try results.inCallOrder().flatMap { try $0.get().map(\.id.sequence) }
+        #expect(sequences == Array(1...UInt64(sequences.count)) && sequences.count == 400)
+    }
+
+    @Test func stampsWaitingWhenTheClientStopsAreFailedNotLost() async throws {
+        let client = try await TestRedis.client()
+        let store = store(client)
+        client.shutdown()
+        let results = Results()
+        for index in 0..<5 { store.submitStamp([(alice, body("\(index)"))]) { results.add(index, $0) } }
+        try await waitUntil("every call is answered") { results.count == 5 }
+        #expect(results.inCallOrder().allSatisfy { if case .failure = $0 { true } else { false } })
     }
 
     @Test func streamWithoutCursorLearnsTheHead() async throws {
@@ -77,5 +105,20 @@ struct RedisEventStoreTests {
         #expect(stamps[0].nodes == ["b"], "self is local, c restarted (ghost), d is gone")
         let left = try await client.send(RedisCommand("HKEYS", prefix + "client:alice")).array?.compactMap(\.string).sorted()
         #expect(left == ["a", "b"])
+    }
+}
+
+/// Completions of stamp calls, by call index, from whatever thread they arrive on.
+private final class Results: Sendable {
+    private let byIndex = Mutex<[Int: Result<[RedisEventStore.Stamp], any Error>]>([:])
+
+    func add(_ index: Int, _ result: Result<[RedisEventStore.Stamp], any Error>) {
+        byIndex.withLock { $0[index] = result }
+    }
+
+    var count: Int { byIndex.withLock { $0.count } }
+
+    func inCallOrder() -> [Result<[RedisEventStore.Stamp], any Error>] {
+        byIndex.withLock { results in results.keys.sorted().map { results[$0]! } }
     }
 }

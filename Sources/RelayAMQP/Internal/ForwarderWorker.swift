@@ -18,7 +18,13 @@ final class ForwarderWorker: Sendable {
         var messageID: String
         var body: ByteBuffer
         var waiter: Waiter
+        /// An event batch (``ForwardedBatchCodec``): consecutive ones for the same node may
+        /// go as one message, since concatenated batches are a batch.
+        var mergeable: Bool
     }
+
+    /// The largest message merging builds; a single larger request still goes alone.
+    static let maxMergedBytes = 1 << 20
 
     private struct State {
         var queue: [Request] = []
@@ -67,14 +73,15 @@ final class ForwarderWorker: Sendable {
     /// for a reconnect it cannot see the end of.
     func publish(body: ByteBuffer, routingKey: String, messageID: String) async -> ForwardOutcome {
         await withCheckedContinuation { continuation in
-            submit(body: body, routingKey: routingKey, messageID: messageID) { continuation.resume(returning: $0) }
+            submit(body: body, routingKey: routingKey, messageID: messageID, mergeable: false) { continuation.resume(returning: $0) }
         }
     }
 
     /// The same without a task: messages leave in the order of these calls, and `waiter`
     /// runs on the worker thread when the outcome is known (it must not block).
-    func submit(body: ByteBuffer, routingKey: String, messageID: String, waiter: @escaping Waiter) {
-        let request = Request(routingKey: routingKey, messageID: messageID, body: body, waiter: waiter)
+    /// `mergeable`: the body is an event batch (see ``Request/mergeable``).
+    func submit(body: ByteBuffer, routingKey: String, messageID: String, mergeable: Bool, waiter: @escaping Waiter) {
+        let request = Request(routingKey: routingKey, messageID: messageID, body: body, waiter: waiter, mergeable: mergeable)
         let (refusal, wake): (ForwardOutcome?, Bool) = lifecycle.withLock { shared in
             guard case .connected = shared.link, !shared.stopRequested else {
                 return (.unavailable(shared.link.unavailableReason(role: "forwarder")), false)
@@ -139,7 +146,7 @@ final class ForwarderWorker: Sendable {
                 defer { shared.state.queue = [] }
                 return (shared.state.queue, shared.stopRequested)
             }
-            for (index, request) in requests.enumerated() {
+            for (range, request) in Self.merged(requests) {
                 let message = RabbitMQConnection.Message(
                     exchange: topology.exchange, routingKey: request.routingKey, contentType: Self.contentType,
                     messageID: request.messageID, appID: nodeID, correlationID: String(nextTag), body: request.body)
@@ -148,7 +155,7 @@ final class ForwarderWorker: Sendable {
                 } catch {
                     // A failed publish never reaches a queue (the broker drops partial
                     // messages with the connection), so these were not sent at all.
-                    fail(requests[index...], with: .unavailable("the connection to RabbitMQ was lost: \(error.message)"))
+                    fail(requests[range.lowerBound...], with: .unavailable("the connection to RabbitMQ was lost: \(error.message)"))
                     return lose(error)
                 }
                 tracker.append(tag: nextTag, token: request.waiter, deadline: .now + confirmTimeout)
@@ -180,6 +187,45 @@ final class ForwarderWorker: Sendable {
             if let stopDeadline { timeout = min(timeout, stopDeadline - now) }
             _ = lifecycle.wakeup.wait(socket: socket, timeout: timeout)
         }
+    }
+
+    /// The queue as messages: runs of event batches for the same node become one message
+    /// (one publish, one confirm, one delivery on the other side instead of one per call),
+    /// whose outcome goes to every caller in the run. Each message comes with the range of
+    /// requests it carries, in order.
+    static func merged(_ requests: [Request]) -> [(Range<Int>, Request)] {
+        var out: [(Range<Int>, Request)] = []
+        out.reserveCapacity(requests.count)
+        var index = 0
+        while index < requests.count {
+            let first = requests[index]
+            var end = index + 1
+            var size = first.body.readableBytes
+            while first.mergeable, end < requests.count, requests[end].mergeable, requests[end].routingKey == first.routingKey,
+                size + requests[end].body.readableBytes <= maxMergedBytes
+            {
+                size += requests[end].body.readableBytes
+                end += 1
+            }
+            if end == index + 1 {
+                out.append((index..<end, first))
+            } else {
+                let run = requests[index..<end]
+                var body = ByteBuffer()
+                body.reserveCapacity(size)
+                for request in run {
+                    var part = request.body
+                    body.writeBuffer(&part)
+                }
+                let waiters = run.map(\.waiter)
+                let merged = Request(
+                    routingKey: first.routingKey, messageID: first.messageID, body: body,
+                    waiter: { outcome in for waiter in waiters { waiter(outcome) } }, mergeable: true)
+                out.append((index..<end, merged))
+            }
+            index = end
+        }
+        return out
     }
 
     /// Handles every frame that has arrived, without blocking for more.
