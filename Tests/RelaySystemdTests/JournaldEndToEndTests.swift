@@ -23,7 +23,12 @@ extension ProcessEnvironmentTests {
         trap 'kill $journald 2>/dev/null || true' EXIT
         for _ in $(seq 400); do [ -S /run/systemd/journal/socket ] && break; sleep 0.025; done
         "$@" >"$WORKDIR/child.log" 2>&1
-        journalctl -o json --no-pager --all -t sse-relay-test >"$WORKDIR/journal.json"
+        # journald takes the datagrams in its own time: read until both entries are in (10 s).
+        for _ in $(seq 200); do
+            journalctl -o json --no-pager --all -t sse-relay-test >"$WORKDIR/journal.json"
+            [ "$(grep -c . "$WORKDIR/journal.json")" -ge 2 ] && break
+            sleep 0.05
+        done
         """#
 
         static var available: Bool {
