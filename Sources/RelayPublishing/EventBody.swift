@@ -90,7 +90,14 @@ struct EventBody: Decodable {
     /// so a separate check up front would only cost a copy of every valid event.
     static func decode(_ bytes: some Collection<UInt8>, with decoder: JSONDecoder, what: String) throws(APIError) -> EventBody {
         do {
-            return try decoder.decode(EventBody.self, from: Data(bytes))
+            // The bytes are lent to the decoder, not copied: it returns before the buffer can
+            // go away, and the strings it makes are copies.
+            let decoded = try bytes.withContiguousStorageIfAvailable { buffer in
+                guard let base = buffer.baseAddress, buffer.count > 0 else { return try decoder.decode(EventBody.self, from: Data()) }
+                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none)
+                return try decoder.decode(EventBody.self, from: data)
+            }
+            return try decoded ?? decoder.decode(EventBody.self, from: Data(bytes))
         } catch let error as APIError {
             throw error
         } catch {
