@@ -53,6 +53,25 @@ public struct ReplayWindow: Sendable {
         /// The newest sequence of this stream that is gone (or may be gone) from the window:
         /// a cursor below it cannot be replayed completely.
         var evictedThrough: UInt64
+
+        /// Adds the newest sequence; returns the one dropped to stay within `limit`.
+        mutating func push(_ sequence: UInt64, keeping limit: Int) -> UInt64? {
+            sequences.append(sequence)
+            guard sequences.count > limit else { return nil }
+            let dropped = sequences.removeFirst()
+            evictedThrough = dropped
+            return dropped
+        }
+
+        /// The window dropped `sequence` (its oldest event); returns whether the index is
+        /// now empty.
+        mutating func evict(_ sequence: UInt64) -> Bool {
+            if sequences.first == sequence {
+                sequences.removeFirst()
+                evictedThrough = sequence
+            }
+            return sequences.isEmpty
+        }
     }
 
     /// Bytes charged per kept event besides its frame: entry, index slot, and buffer header.
@@ -92,10 +111,8 @@ public struct ReplayWindow: Sendable {
         log.append(Entry(stream: stream, frame: frame, storedAtNanos: now))
         bytes += frame.readableBytes + Self.overheadPerEvent
         let horizon = firstSequence - 1
-        streams[stream, default: StreamIndex(evictedThrough: horizon)].sequences.append(sequence)
-        if let index = streams[stream], index.sequences.count > configuration.eventsPerStream {
-            let dropped = streams[stream]!.sequences.removeFirst()
-            streams[stream]!.evictedThrough = dropped
+        // Changed in place (one hash, no copy of the index's storage): this runs per event.
+        if let dropped = streams[stream, default: StreamIndex(evictedThrough: horizon)].push(sequence, keeping: configuration.eventsPerStream) {
             // The log keeps a small entry until age or the byte cap removes it; the frame
             // itself goes now, so memory follows the per-stream limit.
             let position = Int(dropped - firstSequence)
@@ -140,17 +157,10 @@ public struct ReplayWindow: Sendable {
             bytes -= oldest.frame.readableBytes + Self.overheadPerEvent
             let sequence = firstSequence
             firstSequence += 1
-            // The stream's index may already have dropped it (per-stream cap).
-            if var index = streams[oldest.stream] {
-                if index.sequences.first == sequence {
-                    index.sequences.removeFirst()
-                    index.evictedThrough = sequence
-                }
-                if index.sequences.isEmpty {
-                    streams[oldest.stream] = nil
-                } else {
-                    streams[oldest.stream] = index
-                }
+            // The stream's index may already have dropped it (per-stream cap). Changed in
+            // place: a copy of the index would copy its storage, once per evicted event.
+            if let slot = streams.index(forKey: oldest.stream), streams.values[slot].evict(sequence) {
+                streams.remove(at: slot)
             }
         }
     }
