@@ -76,9 +76,9 @@ final class Received: Sendable {
 
 /// Polls `condition` until it holds or `timeout` passes; the sleep paces the polling and is
 /// never what a test relies on.
-func eventually(within timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+func eventually(within timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
-    while !condition() {
+    while !(await condition()) {
         guard ContinuousClock.now < deadline else { return false }
         try? await Task.sleep(for: .milliseconds(10))
     }

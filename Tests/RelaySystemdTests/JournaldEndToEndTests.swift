@@ -50,11 +50,9 @@ extension ProcessEnvironmentTests {
             environment["RELAY_SYSTEMD_TEST_JOURNALD_CHILD"] = "1"
             process.environment = environment
             process.standardInput = FileHandle.nullDevice
+            let exit = ProcessExit(process)
             try process.run()
-            let deadline = ContinuousClock.now + .seconds(60)
-            while process.isRunning && ContinuousClock.now < deadline {
-                usleep(20_000)
-            }
+            _ = exit.wait(within: .seconds(60))
             let diagnostics = {
                 ["child.log", "journald.log"].map { name in
                     "\(name): " + ((try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? "-")

@@ -35,6 +35,7 @@ extension ProcessEnvironmentTests {
             child.standardInput = FileHandle.nullDevice
             child.standardOutput = logHandle
             child.standardError = logHandle
+            let exit = ProcessExit(child)
             try child.run()
             defer {
                 if child.isRunning {
@@ -45,10 +46,7 @@ extension ProcessEnvironmentTests {
             // then accepts this very connection on the descriptor it was given.
             let client = try SocketActivationChild.connect(port: port, within: .seconds(10))
             defer { close(client) }
-            let deadline = ContinuousClock.now + .seconds(60)
-            while child.isRunning && ContinuousClock.now < deadline {
-                usleep(20_000)
-            }
+            _ = exit.wait(within: .seconds(60))
             let childOutput = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
             try #require(!child.isRunning, "the activated child did not finish: \(childOutput())")
             let written = try #require(try? String(contentsOfFile: report, encoding: .utf8), "no report: \(childOutput())")
@@ -108,22 +106,19 @@ enum SocketActivationChild {
 
     /// Connects to 127.0.0.1:`port`, retrying until the listener exists.
     static func connect(port: UInt16, within timeout: Duration) throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while true {
+        let connected = eventually(within: timeout) { () -> Int32? in
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = loopback(port: port)
-            let connected = withUnsafePointer(to: &address) {
+            let done = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
                 }
             }
-            if connected {
-                return fd
-            }
+            if done { return fd }
             close(fd)
-            try #require(ContinuousClock.now < deadline, "nothing listens on 127.0.0.1:\(port)")
-            usleep(20_000)
+            return nil
         }
+        return try #require(connected, "nothing listens on 127.0.0.1:\(port)")
     }
 
     private static func loopback(port: UInt16) -> sockaddr_in {
