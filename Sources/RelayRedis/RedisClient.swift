@@ -100,11 +100,10 @@ public final class RedisClient: Sendable {
     public func submit(
         building build: @escaping @Sendable () -> [RedisCommand], completion: @escaping @Sendable (Result<[RedisValue], any Error>) -> Void
     ) {
-        let commands = build
         let refusal: RedisError? = state.withLock { state in
             guard state.running else { return .unavailable("shutting down") }
             guard state.connected else { return .unavailable(state.lastError) }
-            state.pending.append(Request(commands: commands, completion: completion))
+            state.pending.append(Request(commands: build, completion: completion))
             return nil
         }
         if let refusal {

@@ -99,12 +99,10 @@ public final class RedisEventStore: ReplaySource, Sendable {
         guard opensFlight else { return }
         let flight = StampFlight()
         publishScript.submit(building: { [self] in
-            flight.arguments { waitingStamps.withLock { waiting in defer { waiting = [] }; return waiting } } build: { calls in
-                scriptArguments(for: calls.flatMap(\.events))
-            }
+            flight.arguments(taking: takeWaitingStamps) { calls in scriptArguments(for: calls.flatMap(\.events)) }
         }) { [self] result in
             // Refused before the worker took anything: the calls are still waiting here.
-            let calls = flight.takeCalls(orWaiting: { waitingStamps.withLock { waiting in defer { waiting = [] }; return waiting } })
+            let calls = flight.takeCalls(orWaiting: takeWaitingStamps)
             let total = calls.reduce(0) { $0 + $1.events.count }
             switch result.flatMap({ reply in Result { try Self.stamps(from: reply, count: total) } }) {
             case .success(let stamps):
@@ -116,6 +114,13 @@ public final class RedisEventStore: ReplaySource, Sendable {
             case .failure(let error):
                 for call in calls { call.completion(.failure(error)) }
             }
+        }
+    }
+
+    private func takeWaitingStamps() -> [StampCall] {
+        waitingStamps.withLock { waiting in
+            defer { waiting = [] }
+            return waiting
         }
     }
 

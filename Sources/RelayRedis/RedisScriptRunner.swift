@@ -19,18 +19,14 @@ final class RedisScriptRunner: Sendable {
 
     func run(_ arguments: [[UInt8]]) async throws -> RedisValue {
         try await withCheckedThrowingContinuation { continuation in
-            submit(arguments) { continuation.resume(with: $0) }
+            submit(building: { arguments }) { continuation.resume(with: $0) }
         }
     }
 
-    /// Queues a call in the client's order; `completion` runs as ``RedisClient/submit(_:completion:)``'s.
-    func submit(_ arguments: [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
-        submit(building: { arguments }, completion: completion)
-    }
-
-    /// The same with arguments made on the worker thread right before the call is sent
-    /// (see ``RedisClient/submit(building:completion:)``); `build` may be asked again if
-    /// Redis has to be given the script first.
+    /// Queues a call in the client's order, with arguments made on the worker thread right
+    /// before it is sent (see ``RedisClient/submit(building:completion:)``); `build` may be
+    /// asked again if Redis has to be given the script first. `completion` runs as the
+    /// client's does.
     func submit(building build: @escaping @Sendable () -> [[UInt8]], completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
         guard let known = sha.withLock({ $0 }) else {
             submitLoading(build, completion: completion)
