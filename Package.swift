@@ -175,6 +175,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "RelayPublishingTests",
+            dependencies: ["RelayPublishing", "RelayCore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         // Integration tiers: need the private redis-server / rabbitmq-server that Tests/run starts.
         .testTarget(name: "RelayRedisTests", dependencies: ["RelayRedis", "RelayCore"]),
         .testTarget(name: "RelayAMQPTests", dependencies: ["RelayAMQP", "RelayCore"]),
