@@ -68,6 +68,9 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var unflushedBytes = 0
     private var needsFlush = false
     private var draining = false
+    /// The channel's writability as its events report it: asking the channel costs a trip
+    /// through the pipeline per event on the delivery path.
+    private var writable = true
     private var lastWrite = NIODeadline.now()
     private var closeAt = NIODeadline.distantFuture
     private var openedAt = NIODeadline.now()
@@ -94,6 +97,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writable = context.channel.isWritable
     }
 
     // MARK: Request
@@ -398,7 +402,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
             }
             return false
         }
-        if !backlog.isEmpty || !context.channel.isWritable {
+        if !backlog.isEmpty || !writable {
             backlog.append(frame)
             backlogBytes += frame.readableBytes
             if backlogBytes > configuration.bufferLimit {
@@ -438,7 +442,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         guard !draining else { return }  // flush can re-enter through writability changes
         draining = true
         defer { draining = false }
-        while case .streaming = state, context.channel.isWritable, let frame = backlog.popFirst() {
+        while case .streaming = state, writable, let frame = backlog.popFirst() {
             if replayedInBacklog > 0 {
                 replayedInBacklog -= 1
             } else {
@@ -451,7 +455,8 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, !backlog.isEmpty {
+        writable = context.channel.isWritable
+        if writable, !backlog.isEmpty {
             drain()
         }
         context.fireChannelWritabilityChanged()
@@ -473,9 +478,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
             finish(reason: .tokenExpired)
         } else if now >= closeAt {
             finish(reason: .lifetime)
-        } else if now - lastWrite >= .nanoseconds(Int64(configuration.keepAlive.nanoseconds)), backlog.isEmpty,
-            context.channel.isWritable
-        {
+        } else if now - lastWrite >= .nanoseconds(Int64(configuration.keepAlive.nanoseconds)), backlog.isEmpty, writable {
             context.write(NIOAny(SSEEncoder.keepAlive), promise: nil)
             needsFlush = true
             flushPending()
@@ -486,7 +489,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     /// the load balancer), then a clean close.
     func drain(retryMilliseconds: Int) {
         guard case .streaming = state else { return }
-        if backlog.isEmpty, catchUp == nil, context.channel.isWritable {
+        if backlog.isEmpty, catchUp == nil, writable {
             context.write(NIOAny(SSEEncoder.retryHint(milliseconds: retryMilliseconds)), promise: nil)
             needsFlush = true
             flushPending()

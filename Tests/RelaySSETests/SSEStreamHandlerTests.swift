@@ -145,7 +145,9 @@ import Testing
         try request(channel, "/events/42")
         _ = try responseHead(channel)
         _ = try body(channel)
+        // A real channel announces the change; the handler goes by the announcement.
         channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
         let payload = String(repeating: "x", count: 1000)
         for _ in 0..<3 { _ = publish(payload, to: "42") }
         loop.run()
@@ -162,7 +164,9 @@ import Testing
         try request(channel, "/events/42")
         _ = try responseHead(channel)
         _ = try body(channel)
+        // A real channel announces the change; the handler goes by the announcement.
         channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
         _ = publish("a", to: "42")
         _ = publish("b", to: "42")
         loop.run()
