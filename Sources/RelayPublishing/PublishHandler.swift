@@ -102,8 +102,7 @@ final class PublishHandler: ChannelDuplexHandler {
         let access = configuration.access
         if access.isOpen { return nil }
         guard let credentials else {
-            logger.warning("publisher refused: its credentials could not be read")
-            limiter.counters.recordRefusedPublisher()
+            logRefusal("publisher refused: its credentials could not be read")
             return APIError(status: 403, code: "publisher_not_allowed", message: "the relay could not identify this publisher (SO_PEERCRED)")
         }
         if supplementaryGroups == nil {
@@ -111,11 +110,18 @@ final class PublishHandler: ChannelDuplexHandler {
                 ? [] : PublisherAccess.supplementaryGroups(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
         }
         if access.allows(uid: credentials.uid, gid: credentials.gid, supplementaryGroups: supplementaryGroups ?? []) { return nil }
-        logger.warning("publisher refused: uid and groups are not in publish.allowed-uids / publish.allowed-gids")
-        limiter.counters.recordRefusedPublisher()
+        logRefusal("publisher refused: uid and groups are not in publish.allowed-uids / publish.allowed-gids")
         return APIError(
             status: 403, code: "publisher_not_allowed",
             message: "uid \(credentials.uid) (gid \(credentials.gid)) may not publish here; see publish.allowed-uids and publish.allowed-gids")
+    }
+
+    /// Every refusal is counted (`sse_relay_publishers_refused_total`); one per 10 s is
+    /// logged, with the publisher's pid, uid and gid and how many were not.
+    private func logRefusal(_ message: Logger.Message) {
+        let (log, notLogged) = limiter.counters.recordRefusedPublisher(now: NIODeadline.now().uptimeNanoseconds)
+        guard log else { return }
+        logger.warning(message, metadata: notLogged > 0 ? ["refusals.not_logged": "\(notLogged)"] : nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
