@@ -66,13 +66,15 @@ public final class SSEServer: Service {
             loopsByID[ObjectIdentifier(eventLoop)] = loop
             loops.append(loop)
         }
-        let tick = Self.sweepTick(keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime)
-        for loop in loops { loop.start(tick: tick) }
         let streamLoops = loopsByID
         let environment = StreamEnvironment(
             configuration: configuration, hub: hub, replaySource: replaySource, counters: counters,
             authenticator: authenticator, drainSwitch: drainSwitch, logger: logger
         )
+        let tick = Self.sweepTick(keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime)
+        for loop in loops {
+            loop.start(tick: tick, keepAlive: { TimeAmount(environment.configuration.keepAlive) })
+        }
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)

@@ -474,14 +474,14 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     /// Called by the loop's sweep.
-    func tick(now: NIODeadline) {
+    func tick(now: NIODeadline, keepAlive: TimeAmount) {
         guard case .streaming = state else { return }
         if replayed != nil, now > replayedUntil { replayed = nil }
         if let tokenExpiresAt, now >= tokenExpiresAt {
             finish(reason: .tokenExpired)
         } else if now >= closeAt {
             finish(reason: .lifetime)
-        } else if now - lastWrite >= .nanoseconds(Int64(configuration.keepAlive.nanoseconds)), backlog.isEmpty, writable {
+        } else if now - lastWrite >= keepAlive, backlog.isEmpty, writable {
             context.write(NIOAny(SSEEncoder.keepAlive), promise: nil)
             needsFlush = true
             flushPending()

@@ -16,12 +16,15 @@ final class StreamLoop: Sendable {
     final class Streams {
         var open: [ObjectIdentifier: SSEStreamHandler] = [:]
         var sweep: RepeatedTask?
-        var nextBufferSample = NIODeadline.now()
+        /// Which slice of the streams the next sweep samples.
+        var samplePhase = 0
     }
 
-    /// How often the sweep samples every stream's buffer for `sse_relay_stream_buffer_bytes`:
-    /// often enough to see a backlog build, rare enough to cost nothing with 10,000 streams.
-    private static let bufferSampleInterval = TimeAmount.seconds(5)
+    /// Streams whose buffer one sweep samples for `sse_relay_stream_buffer_bytes`, in
+    /// rotation. A sweep runs on the loop that also delivers events: sampling all 5,000
+    /// streams of a loop at once took 7-11 ms, a stall every event arriving meanwhile waited
+    /// out (it was the p99.9 of the 5,000 events/s benchmark).
+    private static let samplesPerSweep = 64
     private let metrics: RelayMetrics
 
     /// Frames waiting for this loop, and whether a drain is already scheduled. Publishes
@@ -84,22 +87,42 @@ final class StreamLoop: Sendable {
         streams.value.open[ObjectIdentifier(handler)] = nil
     }
 
+    /// Streams one sweep task visits before it lets the loop do I/O: a visit costs about
+    /// 160 ns (mostly cache misses), so a loop with 5,000 streams would otherwise stop
+    /// delivering for 0.8 ms every tick.
+    private static let sweepChunk = 512
+
     /// Starts the sweep; `tick` bounds how late a keep-alive or a lifetime close can be.
-    func start(tick: TimeAmount) {
+    /// `keepAlive` is read once per sweep (it can change on reload), not once per stream.
+    func start(tick: TimeAmount, keepAlive: @escaping @Sendable () -> TimeAmount) {
         let streams = self.streams
         eventLoop.execute {
-            let metrics = self.metrics
             streams.value.sweep = self.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
                 let now = NIODeadline.now()
-                let sampling = now >= streams.value.nextBufferSample
-                if sampling { streams.value.nextBufferSample = now + Self.bufferSampleInterval }
-                for handler in streams.value.open.values {
-                    handler.tick(now: now)
-                    if sampling, let bytes = handler.bufferedBytes {
-                        metrics.streamBufferBytes.record(bytes)
-                    }
-                }
+                // A snapshot: streams the sweep closes leave `open` while it runs.
+                let open = Array(streams.value.open.values)
+                let stride = max(1, open.count / Self.samplesPerSweep)
+                let phase = streams.value.samplePhase % stride
+                streams.value.samplePhase &+= 1
+                self.sweep(open[...], now: now, keepAlive: keepAlive(), sampling: (stride, phase))
             }
+        }
+    }
+
+    /// Ticks the first chunk of `handlers` and queues the rest behind the loop's pending I/O.
+    private func sweep(_ handlers: ArraySlice<SSEStreamHandler>, now: NIODeadline, keepAlive: TimeAmount, sampling: (stride: Int, phase: Int)) {
+        let chunk = handlers.prefix(Self.sweepChunk)
+        for (position, handler) in zip(chunk.indices, chunk) {
+            handler.tick(now: now, keepAlive: keepAlive)
+            if position % sampling.stride == sampling.phase, let bytes = handler.bufferedBytes {
+                metrics.streamBufferBytes.record(bytes)
+            }
+        }
+        let rest = handlers.dropFirst(Self.sweepChunk)
+        guard !rest.isEmpty else { return }
+        let next = NIOLoopBound(rest, eventLoop: eventLoop)
+        eventLoop.execute {
+            self.sweep(next.value, now: now, keepAlive: keepAlive, sampling: sampling)
         }
     }
 
