@@ -348,6 +348,16 @@ class Fuzzer:
         except Exception as exc:  # noqa: BLE001
             self.fail(f"steady subscriber: {exc!r}")
 
+    def _until(self, condition, timeout: float) -> bool:
+        """Whether `condition` came true within `timeout` seconds (polled; the pause only
+        paces the polling)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def _publisher(self) -> None:
         n = 0
         try:
@@ -415,8 +425,10 @@ class Fuzzer:
         publisher = threading.Thread(target=self._publisher, daemon=True)
         publisher.start()
         threads.append(publisher)
-        # Warm up before measuring memory: allocators and pools settle after some traffic.
-        time.sleep(1.0)
+        # Warm up before measuring memory: allocators and pools settle after some traffic
+        # (50 events through the steady pair, about a second of it).
+        if not self._until(lambda: self._stop.is_set() or self.stats.steady_received >= 50, 10):
+            raise FuzzFailure(f"[seed {self.seed}] the steady pair moved {self.stats.steady_received} events in 10 s")
         self.stats.rss_start_kib = rss_kib(self.pid)
         deadline = time.monotonic() + self.duration
         tricklers: list[threading.Thread] = []
@@ -460,9 +472,7 @@ class Fuzzer:
             t.join(self.trickle_limit + 5)
         # The steady subscriber must have caught up with everything published.
         published = self.stats.steady_published
-        catch_up = time.monotonic() + 10
-        while not self._stop.is_set() and self.stats.steady_received < published and time.monotonic() < catch_up:
-            time.sleep(0.05)
+        self._until(lambda: self._stop.is_set() or self.stats.steady_received >= published, 10)
         if not self._stop.is_set() and self.stats.steady_received < published:
             self.fail(f"steady subscriber received {self.stats.steady_received} of {published} events")
         self._stop.set()
