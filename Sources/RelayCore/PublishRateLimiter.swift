@@ -28,6 +28,8 @@ public final class PublishRateLimiter: Sendable {
         var buckets = TokenBuckets()
         /// At most one held-back event per client id, in arrival order of first deferral.
         var pending: [ClientID: Publication] = [:]
+        /// A flush is scheduled (or running) for the events in `pending`.
+        var flushScheduled = false
     }
 
     private let state = Mutex(State())
@@ -43,7 +45,8 @@ public final class PublishRateLimiter: Sendable {
     }
 
     /// Applies the limit to `publication` (for `client`): it goes out now, is dropped, or is
-    /// held back to be sent by ``due(configuration:)``.
+    /// held back to be sent by ``due(configuration:)``; a caller told
+    /// `.deferred` asks ``claimFlush()`` whether to schedule that.
     public func admit(
         _ publication: Publication, client: ClientID, configuration: TokenBuckets.Configuration, action: Action
     ) -> Admission {
@@ -70,26 +73,36 @@ public final class PublishRateLimiter: Sendable {
         return admission
     }
 
-    /// Held-back events whose client id has a token again, taken out to be sent now.
-    public func due(configuration: TokenBuckets.Configuration) -> [Publication] {
-        let now = NIODeadline.now().uptimeNanoseconds
-        return state.withLock { state in
-            guard !state.pending.isEmpty else { return [] }
-            var ready: [Publication] = []
-            for (client, publication) in state.pending where state.buckets.admit(client, now: now, configuration: configuration) {
-                ready.append(publication)
-                state.pending[client] = nil
-            }
-            return ready
+    /// Whether the caller should schedule a flush for the event it just had held back: true
+    /// for the first hold after nothing was held, so that one timer runs while events wait
+    /// and none runs on a relay that holds nothing.
+    public func claimFlush() -> Bool {
+        state.withLock { state in
+            guard !state.flushScheduled, !state.pending.isEmpty else { return false }
+            state.flushScheduled = true
+            return true
         }
     }
 
-    /// Takes every held-back event out (the limit was switched off or to `drop` by a
-    /// reload, so they go out now rather than never).
-    public func releaseAll() -> [Publication] {
-        state.withLock { state in
-            defer { state.pending.removeAll() }
-            return Array(state.pending.values)
+    /// Takes out the held-back events whose client id has a token again (every one when
+    /// `configuration` is nil: the limit was switched off or to `drop` by a reload, so they
+    /// go out now rather than never). `holding` says events still wait, so the flush must
+    /// run again; when it is false the next hold claims a new flush.
+    public func due(configuration: TokenBuckets.Configuration?) -> (ready: [Publication], holding: Bool) {
+        let now = NIODeadline.now().uptimeNanoseconds
+        return state.withLock { state in
+            var ready: [Publication] = []
+            if let configuration {
+                for (client, publication) in state.pending where state.buckets.admit(client, now: now, configuration: configuration) {
+                    ready.append(publication)
+                    state.pending[client] = nil
+                }
+            } else {
+                ready = Array(state.pending.values)
+                state.pending.removeAll()
+            }
+            state.flushScheduled = !state.pending.isEmpty
+            return (ready, state.flushScheduled)
         }
     }
 

@@ -47,7 +47,8 @@ final class PublishHandler: ChannelDuplexHandler {
     private let live: Live<PublishServer.Configuration>
     private var configuration: PublishServer.Configuration { live.value }
     private let backend: any PublishingBackend
-    private let limiter: PublishRateLimiter
+    /// The rate limit, and what sends the events it holds back.
+    private let flusher: HeldBackFlusher
     private let metrics: RelayMetrics
     /// Carries the publisher's pid and uid (from the socket's peer credentials) once known.
     private var logger: Logger
@@ -72,10 +73,10 @@ final class PublishHandler: ChannelDuplexHandler {
     /// server is shutting down. The connection closes once the answers owed are written.
     private var closing = false
 
-    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, limiter: PublishRateLimiter, metrics: RelayMetrics = RelayMetrics(), logger: Logger) {
+    init(configuration: Live<PublishServer.Configuration>, backend: any PublishingBackend, flusher: HeldBackFlusher, metrics: RelayMetrics = RelayMetrics(), logger: Logger) {
         self.live = configuration
         self.backend = backend
-        self.limiter = limiter
+        self.flusher = flusher
         self.metrics = metrics
         self.logger = logger
     }
@@ -119,7 +120,7 @@ final class PublishHandler: ChannelDuplexHandler {
     /// Every refusal is counted (`sse_relay_publishers_refused_total`); one per 10 s is
     /// logged, with the publisher's pid, uid and gid and how many were not.
     private func logRefusal(_ message: Logger.Message) {
-        let (log, notLogged) = limiter.counters.recordRefusedPublisher(now: NIODeadline.now().uptimeNanoseconds)
+        let (log, notLogged) = flusher.limiter.counters.recordRefusedPublisher(now: NIODeadline.now().uptimeNanoseconds)
         guard log else { return }
         logger.warning(message, metadata: notLogged > 0 ? ["refusals.not_logged": "\(notLogged)"] : nil)
     }
@@ -401,7 +402,9 @@ final class PublishHandler: ChannelDuplexHandler {
     /// topic's publishers are the application itself, not one client's activity).
     private func admission(_ publication: Publication) -> PublishRateLimiter.Admission {
         guard let rate = configuration.rateLimit, case .client(let client) = publication.target else { return .admitted }
-        return limiter.admit(publication, client: client, configuration: rate, action: configuration.rateLimitAction)
+        let admission = flusher.limiter.admit(publication, client: client, configuration: rate, action: configuration.rateLimitAction)
+        if case .deferred = admission { flusher.held() }
+        return admission
     }
 
     private func bulkEvent(_ line: ByteBufferView) throws(APIError) -> Publication {

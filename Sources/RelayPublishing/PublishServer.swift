@@ -23,14 +23,14 @@ public final class PublishServer: Service {
     /// `nil` when systemd owns the socket file (socket activation).
     private let socketFile: UnixSocketFile?
     /// Sends coalesced events when their client id's rate allows.
-    private let flusher: RepeatedTask
+    private let flusher: HeldBackFlusher
     /// On shutdown: stop accepting, let requests in flight get their answers, then close.
     private let quiescing: ServerQuiescingHelper
     private let logger: Logger
 
     private init(
         configuration: Configuration, live: Live<Configuration>, listener: any Channel, socketFile: UnixSocketFile?,
-        quiescing: ServerQuiescingHelper, counters: PublishCounters, flusher: RepeatedTask, logger: Logger
+        quiescing: ServerQuiescingHelper, counters: PublishCounters, flusher: HeldBackFlusher, logger: Logger
     ) {
         self.flusher = flusher
         self.quiescing = quiescing
@@ -53,8 +53,8 @@ public final class PublishServer: Service {
         logger: Logger
     ) async throws -> PublishServer {
         let live = Live(configuration)
-        let limiter = PublishRateLimiter(counters: counters)
-        let flusher = Self.startFlushing(limiter, live: live, backend: backend, on: group.next(), logger: logger)
+        let flusher = HeldBackFlusher(
+            limiter: PublishRateLimiter(counters: counters), live: live, backend: backend, eventLoop: group.next(), logger: logger)
         let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -75,7 +75,7 @@ public final class PublishServer: Service {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(timeout.partWatcher)
-                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, limiter: limiter, metrics: metrics, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(PublishHandler(configuration: live, backend: backend, flusher: flusher, metrics: metrics, logger: logger))
                 }
             }
         if let adoptedSocket {
@@ -93,7 +93,7 @@ public final class PublishServer: Service {
             try await bootstrap.bind(unixDomainSocketPath: path).get()
             }
         } catch {
-            flusher.cancel()
+            flusher.stop()
             throw error
         }
         return PublishServer(
@@ -104,26 +104,6 @@ public final class PublishServer: Service {
     /// How long a publisher connection may stay silent between requests; like nginx's
     /// `keepalive_timeout` default, long enough for connection pools to reuse it.
     static let idleTimeout = TimeAmount.seconds(75)
-
-    /// Every 20 ms, sends the held-back (coalesced) events whose client id has a token
-    /// again. Cheap when nothing is held back: one lock and an empty check.
-    private static func startFlushing(
-        _ limiter: PublishRateLimiter, live: Live<Configuration>, backend: any PublishingBackend, on eventLoop: any EventLoop, logger: Logger
-    ) -> RepeatedTask {
-        eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
-            let configuration = live.value
-            let due: [Publication]
-            if let rate = configuration.rateLimit, configuration.rateLimitAction == .coalesce {
-                due = limiter.due(configuration: rate)
-            } else {
-                due = limiter.releaseAll()
-            }
-            guard !due.isEmpty else { return }
-            backend.publish(due, on: eventLoop).whenFailure { error in
-                logger.warning("coalesced events could not be published", metadata: ["error": "\(error)", "events": "\(due.count)"])
-            }
-        }
-    }
 
     public func reconfigure(_ configuration: Configuration) {
         live.replace(with: configuration)
@@ -143,7 +123,7 @@ public final class PublishServer: Service {
             group.cancelAll()
         }
         socketFile?.remove()
-        flusher.cancel()
+        flusher.stop()
         logger.info("publish socket closed", metadata: ["socket.path": "\(configuration.socketPath)"])
     }
 }

@@ -206,6 +206,11 @@ def test_rate_limit_coalesce_sends_the_latest_when_the_rate_allows(relay):
     assert s.next_event(timeout=5).data == "v0"
     assert s.next_event(timeout=5).data == "v4"
     s.expect_no_event(0.7)
+    # Nothing is held now, so the flush stopped; a new hold must start it again.
+    assert r.publish("co", "v5").status == 200
+    assert r.publish("co", "v6").status == 202
+    assert s.next_event(timeout=5).data == "v5"
+    assert s.next_event(timeout=5).data == "v6"
 
 
 def test_rate_limit_action_is_validated(relay):

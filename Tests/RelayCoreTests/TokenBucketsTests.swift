@@ -63,14 +63,22 @@ import Testing
         #expect(limiter.admit(publication("3"), client: client, configuration: configuration, action: .coalesce) == .deferred(replaced: true))
         #expect(limiter.heldBack == 1)
         #expect(limiter.counters.eventsRateLimited == 1, "only the replaced event is lost")
+        #expect(limiter.claimFlush(), "the first hold schedules the flush")
+        #expect(!limiter.claimFlush(), "one flush at a time")
         var sent: [Publication] = []
         let deadline = ContinuousClock.now + .seconds(30)  // generous: CI machines stall
         while sent.isEmpty, ContinuousClock.now < deadline {
-            sent = limiter.due(configuration: configuration)
+            let (ready, holding) = limiter.due(configuration: configuration)
+            sent = ready
+            #expect(holding == ready.isEmpty)
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(sent == [publication("3")])
         #expect(limiter.heldBack == 0)
+        #expect(!limiter.claimFlush(), "nothing held, nothing to flush")
+        #expect(limiter.admit(publication("4"), client: client, configuration: configuration, action: .coalesce) == .deferred(replaced: false))
+        #expect(limiter.claimFlush(), "a new hold after the flush ended schedules a new one")
+        #expect(limiter.due(configuration: nil) == ([publication("4")], false), "no limit any more: everything goes")
     }
 
     /// While an event is held back, a newer one must not overtake it even if a token is free.
