@@ -312,7 +312,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         resumedFrom = lastEventID.flatMap { EventID($0) }
         loop.register(self)
         openedAt = .now()
-        closeAt = openedAt + Self.jittered(configuration.maxLifetime)
+        closeAt = openedAt + loop.lifetime(upTo: configuration.maxLifetime)
         needsFlush = true
 
         guard let replaySource else {
@@ -519,7 +519,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
             self.reserved = nil
         }
         let level: Logger.Level = reason == .slowConsumer ? .warning : .info
-        var metadata: Logger.Metadata? = logger.logLevel <= level ? streamMetadata : nil
+        let metadata: Logger.Metadata? = logger.logLevel <= level ? streamMetadata : nil
         if let stream {
             hub.close(stream)
         }
@@ -575,11 +575,6 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     // MARK: Helpers
-
-    private static func jittered(_ lifetime: Duration) -> TimeAmount {
-        let nanos = Double(lifetime.nanoseconds)
-        return .nanoseconds(Int64(nanos * Double.random(in: 0.9...1.0)))
-    }
 
     static func describe(_ address: SocketAddress) -> String {
         switch address {

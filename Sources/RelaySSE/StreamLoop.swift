@@ -18,6 +18,8 @@ final class StreamLoop: Sendable {
         var sweep: RepeatedTask?
         /// Which slice of the streams the next sweep samples.
         var samplePhase = 0
+        /// Streams given a lifetime so far (see ``lifetime(upTo:)``).
+        var lifetimes: UInt64 = 0
     }
 
     /// Streams whose buffer one sweep samples for `sse_relay_stream_buffer_bytes`, in
@@ -80,6 +82,17 @@ final class StreamLoop: Sendable {
     /// - Important: call on `eventLoop`.
     func register(_ handler: SSEStreamHandler) {
         streams.value.open[ObjectIdentifier(handler)] = handler
+    }
+
+    /// A stream's lifetime, between 90% and 100% of `maximum`, so that streams opened together
+    /// do not all end (and reconnect) together. The fractions follow a Weyl sequence (the
+    /// golden ratio times a counter), which spreads them more evenly than random draws and
+    /// costs no `getrandom` call per connect (1% of a connect's CPU in the churn profile).
+    /// - Important: call on `eventLoop`.
+    func lifetime(upTo maximum: Duration) -> TimeAmount {
+        streams.value.lifetimes &+= 1
+        let fraction = Double((streams.value.lifetimes &* 0x9E37_79B9_7F4A_7C15) >> 11) / Double(UInt64(1) << 53)
+        return .nanoseconds(Int64(Double(maximum.nanoseconds) * (1 - fraction / 10)))
     }
 
     /// - Important: call on `eventLoop`.
