@@ -33,11 +33,6 @@ public final class RequestTimeout {
         self.idleTimeout = idleTimeout
     }
 
-    /// Pipeline names, for a transport that removes its HTTP handlers once a request turns
-    /// into a long-lived stream (which is the relay's time, not the peer's).
-    public static let byteWatcherName = "request-timeout-bytes"
-    public static let partWatcherName = "request-timeout-parts"
-
     /// The handler to put first in the pipeline, before the HTTP decoder.
     public var byteWatcher: ByteWatcher { ByteWatcher(timeout: self) }
     /// The handler to put after the HTTP server pipeline handler.

@@ -23,9 +23,9 @@ extension SSEServer {
         /// On shutdown, streams are closed spread over this period, each told to come back
         /// soon, so that reconnects do not stampede the other nodes.
         public var drainPeriod: Duration = .seconds(10)
-        /// A request must arrive completely within this once its first byte has (slowloris);
-        /// a connection may stay silent before its first request and between requests for
-        /// ``SSEServer/idleTimeout``.
+        /// A request must arrive completely within this of the connect or of the previous
+        /// answer, or the connection is closed: slowloris trickles and idle connections alike
+        /// (checked by the sweep, so up to one sweep tick late).
         public var requestTimeout: Duration = .seconds(10)
         /// Streams per node and per client id.
         public var connectionLimits = ConnectionLedger.Limits()

@@ -4,7 +4,6 @@ import NIOHTTP1
 import NIOPosix
 import RelayAuth
 import RelayCore
-import RelayHTTP
 import ServiceLifecycle
 import Synchronization
 
@@ -71,7 +70,8 @@ public final class SSEServer: Service {
             configuration: configuration, hub: hub, replaySource: replaySource, counters: counters,
             authenticator: authenticator, drainSwitch: drainSwitch, logger: logger
         )
-        let tick = Self.sweepTick(keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime)
+        let tick = Self.sweepTick(
+            keepAlive: configuration.keepAlive, maxLifetime: configuration.maxLifetime, requestTimeout: configuration.requestTimeout)
         for loop in loops {
             loop.start(tick: tick, keepAlive: { TimeAmount(environment.configuration.keepAlive) })
         }
@@ -97,10 +97,9 @@ public final class SSEServer: Service {
                     // Named so the stream can remove them once its response head is out:
                     // from then on frames go to the socket as they are (the body is
                     // delimited by the connection's close), and a held stream keeps no
-                    // HTTP parser state.
+                    // HTTP parser state. No timeout handlers: the stream handler keeps the
+                    // request deadline itself (see `SSEStreamHandler.requestDeadline`).
                     let operations = channel.pipeline.syncOperations
-                    let timeout = RequestTimeout(requestTimeout: TimeAmount(configuration.requestTimeout), idleTimeout: SSEServer.idleTimeout)
-                    try operations.addHandler(timeout.byteWatcher, name: RequestTimeout.byteWatcherName)
                     var encoderConfiguration = HTTPResponseEncoder.Configuration()
                     encoderConfiguration.automaticallySetFramingHeaders = false
                     try operations.addHandler(HTTPResponseEncoder(configuration: encoderConfiguration), name: SSEStreamHandler.encoderName)
@@ -108,7 +107,6 @@ public final class SSEServer: Service {
                         ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
                         name: SSEStreamHandler.decoderName
                     )
-                    try operations.addHandler(timeout.partWatcher, name: RequestTimeout.partWatcherName)
                     try operations.addHandler(handler)
                 }
             }
@@ -197,14 +195,11 @@ public final class SSEServer: Service {
         logger.info("all streams closed", metadata: ["reason": "\(reason.rawValue)"])
     }
 
-    /// Keep-alives and lifetimes are checked this often: a quarter of the keep-alive or a
-    /// twentieth of the lifetime, whichever is shorter, within 50 ms ... 1 s.
-    /// How long a connection may stay silent before its first request and between
-    /// requests; nginx's `keepalive_timeout` default.
-    static let idleTimeout = TimeAmount.seconds(75)
-
-    static func sweepTick(keepAlive: Duration, maxLifetime: Duration = .seconds(3600)) -> TimeAmount {
-        let wanted = min(keepAlive.nanoseconds / 4, maxLifetime.nanoseconds / 20)
+    /// Keep-alives, lifetimes and request deadlines are checked this often: a quarter of the
+    /// keep-alive or of the request timeout, or a twentieth of the lifetime, whichever is
+    /// shortest, within 50 ms ... 1 s.
+    static func sweepTick(keepAlive: Duration, maxLifetime: Duration = .seconds(3600), requestTimeout: Duration = .seconds(10)) -> TimeAmount {
+        let wanted = min(keepAlive.nanoseconds / 4, maxLifetime.nanoseconds / 20, requestTimeout.nanoseconds / 4)
         return .nanoseconds(min(max(wanted, 50_000_000), 1_000_000_000))
     }
 }

@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import RelayAuth
 import RelayCore
-import RelayHTTP
 
 /// One HTTP connection on the subscriber port: answers the request, then holds the stream.
 ///
@@ -89,6 +88,12 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private var tokenExpiresAt: NIODeadline?
     /// Answered an oversized head; reading on (and dropping) until the client is done.
     private var lingering = false
+    /// When the request the connection owes must be complete: `http.request-timeout` from
+    /// the connect or from the previous answer. One deadline for "silent" and "slow"
+    /// (slowloris): a subscriber port has no use for idle keep-alive connections, and
+    /// telling them apart took two more handlers per connection, 8% of a connect's CPU.
+    /// `nil` while the relay answers and once streaming. The loop's sweep checks it.
+    private var requestDeadline: NIODeadline?
 
     init(environment: StreamEnvironment, loop: StreamLoop) {
         self.environment = environment
@@ -98,6 +103,31 @@ final class SSEStreamHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         writable = context.channel.isWritable
+        if context.channel.isActive { awaitRequest() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        awaitRequest()
+        context.fireChannelActive()
+    }
+
+    private func awaitRequest() {
+        requestDeadline = .now() + TimeAmount(configuration.requestTimeout)
+        loop.awaitRequest(self, true)
+    }
+
+    private func requestReceived() {
+        requestDeadline = nil
+        loop.awaitRequest(self, false)
+    }
+
+    /// Called by the loop's sweep: a request not complete by its deadline gets no answer,
+    /// only the closed connection.
+    func checkRequestDeadline(now: NIODeadline) {
+        guard let requestDeadline, now >= requestDeadline else { return }
+        requestReceived()
+        state = .closed
+        context.close(promise: nil)
     }
 
     // MARK: Request
@@ -131,6 +161,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         case (.body, .awaitingEnd):
             break  // a GET has no use for a body; drop it
         case (.end, .awaitingEnd(let head, let route)):
+            requestReceived()
             switch route {
             case nil:
                 answerPreflight(head)
@@ -160,6 +191,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         if keepAlive {
             state = .awaitingHead
+            awaitRequest()
         } else {
             state = .closed
             context.close(promise: nil)
@@ -302,7 +334,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
         // Writes below this handler go straight to the socket from now on.
         let operations = context.pipeline.syncOperations
-        for name in [Self.decoderName, Self.encoderName, RequestTimeout.byteWatcherName, RequestTimeout.partWatcherName] {
+        for name in [Self.decoderName, Self.encoderName] {
             operations.removeHandler(name: name, promise: nil)
         }
 
@@ -535,6 +567,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        requestReceived()
         if case .streaming = state {
             teardown(reason: .clientGone)
         }

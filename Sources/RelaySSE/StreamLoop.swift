@@ -12,9 +12,12 @@ final class StreamLoop: Sendable {
     let queue: DeliveryQueue<SSEStream>
     private let streams: NIOLoopBoundBox<Streams>
 
-    /// Loop-confined registry of open streams.
+    /// Loop-confined registry of open streams, and of connections still owing a request.
     final class Streams {
         var open: [ObjectIdentifier: SSEStreamHandler] = [:]
+        /// Connections whose request is not complete yet (or not started): the sweep
+        /// closes those past their deadline, so a connection needs no timer of its own.
+        var awaitingRequest: [ObjectIdentifier: SSEStreamHandler] = [:]
         var sweep: RepeatedTask?
         /// Which slice of the streams the next sweep samples.
         var samplePhase = 0
@@ -100,6 +103,13 @@ final class StreamLoop: Sendable {
         streams.value.open[ObjectIdentifier(handler)] = nil
     }
 
+    /// Puts `handler` under the sweep's request deadline check (it owes a request), or
+    /// takes it out (its request arrived, or it closed).
+    /// - Important: call on `eventLoop`.
+    func awaitRequest(_ handler: SSEStreamHandler, _ awaiting: Bool) {
+        streams.value.awaitingRequest[ObjectIdentifier(handler)] = awaiting ? handler : nil
+    }
+
     /// Streams one sweep task visits before it lets the loop do I/O: a visit costs about
     /// 160 ns (mostly cache misses), so a loop with 5,000 streams would otherwise stop
     /// delivering for 0.8 ms or more every tick.
@@ -109,13 +119,19 @@ final class StreamLoop: Sendable {
     /// running) before it polls the sockets again.
     private static let sweepGap = TimeAmount.microseconds(100)
 
-    /// Starts the sweep; `tick` bounds how late a keep-alive or a lifetime close can be.
+    /// Starts the sweep; `tick` bounds how late a keep-alive, a lifetime close or a request
+    /// deadline can be.
     /// `keepAlive` is read once per sweep (it can change on reload), not once per stream.
     func start(tick: TimeAmount, keepAlive: @escaping @Sendable () -> TimeAmount) {
         let streams = self.streams
         eventLoop.execute {
             streams.value.sweep = self.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
                 let now = NIODeadline.now()
+                // Not chunked: few connections owe a request at any moment, unless a
+                // slowloris crowd does, and then closing them is the loop's best use.
+                for handler in Array(streams.value.awaitingRequest.values) {
+                    handler.checkRequestDeadline(now: now)
+                }
                 // A snapshot: streams the sweep closes leave `open` while it runs.
                 let open = Array(streams.value.open.values)
                 let stride = max(1, open.count / Self.samplesPerSweep)

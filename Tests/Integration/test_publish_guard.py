@@ -269,6 +269,11 @@ def test_http_port_request_timeout_spares_streams(relay):
         started = time.monotonic()
         assert c.recv(100) == b""
         assert time.monotonic() - started < 5
+    # ... and so is a connection that never sends anything: idle ones have no use here.
+    with socket.create_connection(("127.0.0.1", r.port), timeout=10) as c:
+        started = time.monotonic()
+        assert c.recv(100) == b""
+        assert time.monotonic() - started < 5
     # ... while a stream, once open, is the relay's time: it outlives the timeout.
     time.sleep(1.5)
     assert r.publish("slow-ok", "still here").status == 200

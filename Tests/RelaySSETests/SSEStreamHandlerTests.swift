@@ -185,8 +185,43 @@ import Testing
         #expect(hub.statistics.connections == 0)
     }
 
+    /// The request deadline runs from the connect and from each answer, covers a head that
+    /// never ends as well as silence, and stops once the stream is open.
+    @Test func requestDeadlineClosesSilentAndUnfinishedRequestsButNotStreams() throws {
+        let later = { (seconds: Int64) in NIODeadline.now() + .seconds(seconds) }
+        let handler = { (channel: EmbeddedChannel) in try channel.pipeline.syncOperations.handler(type: SSEStreamHandler.self) }
+
+        let silent = try makeChannel()
+        try handler(silent).checkRequestDeadline(now: later(9))
+        #expect(silent.isActive)
+        try handler(silent).checkRequestDeadline(now: later(11))
+        #expect(!silent.isActive)
+
+        let unfinished = try makeChannel()
+        try unfinished.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/events/1")))
+        try handler(unfinished).checkRequestDeadline(now: later(11))
+        #expect(!unfinished.isActive)
+
+        let stream = try makeChannel()
+        try request(stream, "/events/2")
+        try handler(stream).checkRequestDeadline(now: later(100))
+        #expect(stream.isActive)
+    }
+
+    @Test func requestDeadlineStartsAgainAfterAKeptAliveAnswer() throws {
+        var suite = self
+        suite.configuration.cors = CORSPolicy(origins: ["https://app.example"])
+        let channel = try suite.makeChannel()
+        try suite.request(channel, "/events/42", method: .OPTIONS, headers: ["Origin": "https://app.example"])
+        #expect(try suite.responseHead(channel)?.status == .noContent)
+        #expect(channel.isActive)
+        try channel.pipeline.syncOperations.handler(type: SSEStreamHandler.self).checkRequestDeadline(now: .now() + .seconds(11))
+        #expect(!channel.isActive, "the kept-alive connection owes its next request within the timeout")
+    }
+
     @Test func sweepTickIsAQuarterOfTheKeepAliveWithinBounds() {
         #expect(SSEServer.sweepTick(keepAlive: .seconds(15)) == .seconds(1))
+        #expect(SSEServer.sweepTick(keepAlive: .seconds(15), requestTimeout: .milliseconds(500)) == .milliseconds(125))
         #expect(SSEServer.sweepTick(keepAlive: .milliseconds(400)) == .milliseconds(100))
         #expect(SSEServer.sweepTick(keepAlive: .milliseconds(10)) == .milliseconds(50))
     }
