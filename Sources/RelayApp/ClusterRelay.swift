@@ -85,7 +85,7 @@ public struct ClusterRelay: PublishingBackend {
                     case .confirmed, .noRoute:
                         metrics.amqpRoundTrip.recordNanoseconds(started.duration(to: .now).nanoseconds)
                         if outcome == .confirmed { metrics.forwarded.increment(by: Int64(indices.count)) }
-                    case .unconfirmed, .unavailable:
+                    case .unconfirmed, .unavailable, .blocked:
                         metrics.amqpErrors.increment()
                     }
                     let complete = outcomes.withLock { $0.record(outcome, for: node) }

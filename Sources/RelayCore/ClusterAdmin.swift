@@ -109,6 +109,7 @@ public final class ClusterAdmin: Sendable {
         case .noRoute: "the broker has no queue for this node"
         case .unconfirmed(let reason): "the broker did not confirm the request: \(reason)"
         case .unavailable(let reason): "no broker connection: \(reason)"
+        case .blocked(let reason): "the broker refuses publishes for now: \(reason)"
         }
     }
 }

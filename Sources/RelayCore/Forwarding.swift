@@ -25,6 +25,10 @@ public enum ForwardOutcome: Sendable, Equatable, CustomStringConvertible {
     case unconfirmed(String)
     /// Not sent: no broker connection right now.
     case unavailable(String)
+    /// Not sent: the broker refuses publishes for now (a memory or disk alarm) and said why.
+    /// Sending anyway would only queue the event in a socket nobody reads, to arrive after
+    /// its publisher was told it might not.
+    case blocked(String)
 
     /// The stable name reports use.
     public var description: String {
@@ -33,6 +37,7 @@ public enum ForwardOutcome: Sendable, Equatable, CustomStringConvertible {
         case .noRoute: "no_route"
         case .unconfirmed: "unconfirmed"
         case .unavailable: "unavailable"
+        case .blocked: "blocked"
         }
     }
 }

@@ -56,7 +56,12 @@ public struct DeliveryReport: Sendable, Equatable {
     /// broker although some node holds the target.
     public var brokerUnavailable: Bool {
         guard delivered == 0, !forwarded.isEmpty else { return false }
-        return forwarded.allSatisfy { if case .unavailable = $0.outcome { true } else { false } }
+        return forwarded.allSatisfy {
+            switch $0.outcome {
+            case .unavailable, .blocked: true
+            case .confirmed, .noRoute, .unconfirmed: false
+            }
+        }
     }
 }
 

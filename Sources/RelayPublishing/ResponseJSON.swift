@@ -10,7 +10,9 @@ enum ResponseJSON {
     static func report(_ report: DeliveryReport, into out: inout ByteBuffer) {
         out.writeStaticString("{")
         if report.brokerUnavailable {
-            let message = "the broker is unreachable; the event was not forwarded to " + report.forwarded.map(\.node).joined(separator: ", ")
+            let blocked = report.forwarded.lazy.compactMap { if case .blocked(let reason) = $0.outcome { reason } else { nil } }.first
+            let cause = blocked.map { "RabbitMQ refuses publishes for now (\($0))" } ?? "the broker is unreachable"
+            let message = cause + "; the event was not forwarded to " + report.forwarded.map(\.node).joined(separator: ", ")
                 + (report.stored ? " (it is kept for replay)" : "")
             out.writeString(#""error":"# + APIError(status: 503, code: "broker_unavailable", message: message).errorObject + ",")
         } else if report.clientNotConnected {

@@ -84,3 +84,11 @@ class RabbitMQ(Server):
     @property
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def ctl(self, *args: str) -> str:
+        """rabbitmqctl against this node (the node name rabbitmq.sh gives it)."""
+        result = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", f"sse-relay-test-{self.port}@localhost", *args],
+                                capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise AssertionError(f"rabbitmqctl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout

@@ -1,9 +1,10 @@
-"""Redis and RabbitMQ content is not trusted blindly.
+"""Redis and RabbitMQ content is not trusted blindly, nor is their good health.
 
 Garbage written into the relay's real Redis keys (wrong types, junk route entries, a node
 hash that is a string) and garbage published into a node's real RabbitMQ queue (random
 bytes, truncated batches, a flood of them) is skipped — logged, rate-limited — and the
-cluster keeps delivering good events.
+cluster keeps delivering good events. A broker that blocks publishers (a memory alarm)
+gets them answered at once, not after a confirm timeout each.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uuid
 import pika
 
 from conftest import wait_until
-from test_cluster import cluster, rabbitmq_server, redis_server, wait_routed  # noqa: F401 - fixtures
+from test_cluster import cluster, forwarded, rabbitmq_server, redis_server, wait_routed  # noqa: F401 - fixtures
 
 
 def test_garbage_in_redis_keys_is_skipped_and_repaired(cluster, redis_server):
@@ -90,3 +91,38 @@ def test_garbage_in_a_nodes_queue_is_dropped_without_requeue(cluster, rabbitmq_s
     warnings = [l for l in b.stderr_text().splitlines() if "dropping a malformed forwarded message" in l]
     assert 1 <= len(warnings) <= 3, f"{len(warnings)} warnings for {len(bodies)} bad messages"
     assert b.proc.poll() is None
+
+
+def test_a_broker_memory_alarm_is_answered_at_once_and_lifts_cleanly(cluster, rabbitmq_server):
+    a, b = cluster(2, "--log-format", "text")
+    remote = b.open_stream("far")
+    local = a.open_stream("near")
+    wait_routed(a, "far", b)
+    try:
+        rabbitmq_server.ctl("set_vm_memory_high_watermark", "absolute", "1")
+        # The broker tells a publishing connection it is blocked when it next publishes: the
+        # first event may wait out the confirm timeout (and is reported unconfirmed), the
+        # ones after it are refused at once.
+        def refused_at_once():
+            started = time.monotonic()
+            r = a.publish("far", "during the alarm")
+            took = time.monotonic() - started
+            entry = r.json().get("forwarded", [{}])[0]
+            return (r, took) if entry.get("status") == "blocked" else None
+        r, took = wait_until(refused_at_once, 30, message="a publish refused with status blocked")
+        assert took < 1.0, took
+        assert r.status == 503, r
+        error = r.json()["error"]
+        assert error["code"] == "broker_unavailable" and "refuses publishes" in error["message"], error
+        assert r.json()["stored"] is True
+        # Local delivery does not need the broker.
+        assert a.publish("near", "here").json()["delivered"] == 1
+        assert local.next_event(timeout=5).data == "here"
+        wait_until(lambda: "RabbitMQ blocks publishing" in a.stderr_text(), 10, message="the blocked warning")
+    finally:
+        rabbitmq_server.ctl("set_vm_memory_high_watermark", "0.4")
+    wait_until(lambda: "RabbitMQ unblocked publishing" in a.stderr_text(), 30, message="the unblocked notice")
+    after = a.publish("far", "after the alarm")
+    assert forwarded(after.json()) == {b.node_id: "confirmed"}, after
+    while (event := remote.next_event(timeout=10)).data != "after the alarm":
+        assert event.data in {"probe", "during the alarm"}, event

@@ -4,6 +4,8 @@
 /// centre), the others are fallbacks; after an outage the preferred one is tried first again.
 struct BrokerConnector: Sendable {
     let urls: [AMQPURL]
+    /// Shown by the broker's tools, e.g. "sse-relay web-1 forwarder".
+    let connectionName: String
     let heartbeat: Duration
     let timeout: Duration
 
@@ -23,7 +25,7 @@ struct BrokerConnector: Sendable {
             guard shouldContinue() else { break }
             do {
                 let connection = try RabbitMQConnection(url: url)
-                try connection.open(heartbeat: heartbeat, timeout: timeout)
+                try connection.open(name: connectionName, heartbeat: heartbeat, timeout: timeout)
                 try prepare(connection)
                 round.connection = connection
                 return round

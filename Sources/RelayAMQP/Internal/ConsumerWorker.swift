@@ -187,6 +187,8 @@ final class ConsumerWorker: Sendable {
                 throw error
             case .ack, .nack, .other:
                 break
+            case .blocked, .unblocked:
+                break  // an alarm holds back publishes only; this connection consumes and acknowledges
             }
         }
     }

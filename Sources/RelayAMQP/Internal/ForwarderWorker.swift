@@ -28,6 +28,9 @@ final class ForwarderWorker: Sendable {
 
     private struct State {
         var queue: [Request] = []
+        /// Why the broker blocks this connection's publishes (connection.blocked), until it
+        /// unblocks it or the connection ends.
+        var blocked: String?
     }
 
     private typealias Ending = WorkerLifecycle<State>.Ending
@@ -86,6 +89,7 @@ final class ForwarderWorker: Sendable {
             guard case .connected = shared.link, !shared.stopRequested else {
                 return (.unavailable(shared.link.unavailableReason(role: "forwarder")), false)
             }
+            if let reason = shared.state.blocked { return (.blocked(reason), false) }
             shared.state.queue.append(request)
             // The thread takes the whole queue at once: only the first request after
             // that needs to wake it, later ones ride along.
@@ -114,6 +118,7 @@ final class ForwarderWorker: Sendable {
                 // Refuse new requests before failing the queued ones, under the same lock,
                 // so no request slips in between and waits for a connection that is gone.
                 shared.link = .connecting(lastError: lostError?.message)
+                shared.state.blocked = nil  // a new connection is told again if the alarm holds
                 defer { shared.state.queue = [] }
                 return shared.state.queue
             }
@@ -142,11 +147,13 @@ final class ForwarderWorker: Sendable {
         }
 
         while true {
-            let (requests, stopping) = lifecycle.withLock { shared in
+            let (requests, stopping, blocked) = lifecycle.withLock { shared in
                 defer { shared.state.queue = [] }
-                return (shared.state.queue, shared.stopRequested)
+                return (shared.state.queue, shared.stopRequested, shared.state.blocked)
             }
-            for (range, request) in Self.merged(requests) {
+            // Queued before the broker's notice arrived: refused like the ones after it.
+            if let blocked { fail(requests[...], with: .blocked(blocked)) }
+            for (range, request) in Self.merged(blocked == nil ? requests : []) {
                 let message = RabbitMQConnection.Message(
                     exchange: topology.exchange, routingKey: request.routingKey, contentType: Self.contentType,
                     messageID: request.messageID, appID: nodeID, correlationID: String(nextTag), body: request.body)
@@ -253,6 +260,14 @@ final class ForwarderWorker: Sendable {
                 _ = try connection.readContent()
             case .closed(let error):
                 throw error
+            case .blocked(let reason):
+                lifecycle.withLock { $0.state.blocked = reason }
+                logger.warning(
+                    "RabbitMQ blocks publishing: events for other nodes are refused (status blocked) until it lifts the alarm",
+                    metadata: ["amqp.url": "\(connection.url)", "amqp.reason": "\(reason)"])
+            case .unblocked:
+                lifecycle.withLock { $0.state.blocked = nil }
+                logger.notice("RabbitMQ unblocked publishing", metadata: ["amqp.url": "\(connection.url)"])
             case .consumerCancelled, .other:
                 break
             }

@@ -37,7 +37,8 @@ final class RabbitMQConnection {
     // MARK: Connecting
 
     /// TCP connect, AMQP handshake and login, channel open; each step bounded by `timeout`.
-    func open(heartbeat: Duration, timeout: Duration) throws(AMQPError) {
+    /// `name` is what the broker's tools show for the connection.
+    func open(name: String, heartbeat: Duration, timeout: Duration) throws(AMQPError) {
         guard let socket = amqp_tcp_socket_new(state) else {
             throw AMQPError(.system, "rabbitmq-c could not allocate a socket")
         }
@@ -48,7 +49,7 @@ final class RabbitMQConnection {
         }
         _ = amqp_set_handshake_timeout(state, &limit)
         let login = sse_relay_amqp_login_plain(
-            state, url.vhost, 0, 131_072, Int32(heartbeat.milliseconds / 1000), url.user, url.password)
+            state, url.vhost, 0, 131_072, Int32(heartbeat.milliseconds / 1000), url.user, url.password, name)
         guard login.reply_type == AMQP_RESPONSE_NORMAL else {
             throw AMQPError(reply: login, .loginFailed, context: "cannot log in to \(url) as '\(url.user)'")
         }
@@ -196,6 +197,10 @@ final class RabbitMQConnection {
         case consumerCancelled
         /// The broker closed the channel or the connection (close-ok already sent).
         case closed(AMQPError)
+        /// The broker stopped reading what this connection publishes (a memory or disk
+        /// alarm), until ``unblocked``.
+        case blocked(reason: String)
+        case unblocked
         /// Anything else; named for a debug log.
         case other(String)
     }
@@ -240,6 +245,11 @@ final class RabbitMQConnection {
             _ = amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &closeOK)
             loggedIn = false
             return .closed(error)
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            return .blocked(reason: String(amqpBytes: blocked.reason))
+        case AMQP_CONNECTION_UNBLOCKED_METHOD:
+            return .unblocked
         default:
             return .other(String(cString: amqp_method_name(method.id)))
         }

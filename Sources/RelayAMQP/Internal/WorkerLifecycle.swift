@@ -36,7 +36,8 @@ final class WorkerLifecycle<State: Sendable>: Sendable {
         try configuration.validate()
         wakeup = try WakeupPipe()
         connector = BrokerConnector(
-            urls: try configuration.brokerURLs(), heartbeat: configuration.heartbeat, timeout: configuration.connectTimeout)
+            urls: try configuration.brokerURLs(), connectionName: "sse-relay \(configuration.nodeID) \(role)",
+            heartbeat: configuration.heartbeat, timeout: configuration.connectTimeout)
         let heartbeat = configuration.heartbeat
         idleTick = heartbeat > .zero ? min(max(heartbeat / 4, .milliseconds(100)), .seconds(1)) : .seconds(1)
         reconnectDelay = configuration.reconnectDelay
