@@ -156,7 +156,8 @@ public struct RelayApplication {
         let listeners: (SSEServer, PublishServer, MetricsServer?)
         do {
             listeners = try await bindListeners(
-                hub: hub, replaySource: store, counters: counters, drainSwitch: drainSwitch, backend: backend, exporter: exporter, sampler: sampler
+                hub: hub, replaySource: RoutedReplaySource(store: store, registry: registry), counters: counters, drainSwitch: drainSwitch, backend: backend,
+                exporter: exporter, sampler: sampler
             ) {
                 // Draining: other nodes must stop routing here while browsers move away.
                 await registry.leave()

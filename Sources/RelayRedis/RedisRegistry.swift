@@ -54,7 +54,7 @@ public final class RedisRegistry: Sendable {
     private let client: RedisClient
     private let prefix: String
     private let logger: Logger
-    private let pending = Mutex<Set<Key>>([])
+    private let batches = Mutex(Batches())
     private let signal: AsyncStream<Void>.Continuation
     private let signals: AsyncStream<Void>
     private let membership = Mutex<(any LocalMembership)?>(nil)
@@ -71,13 +71,56 @@ public final class RedisRegistry: Sendable {
         (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// Keys waiting for the next flush, the batch being written, and who waits for which
+    /// batch (``registered(_:)``). Batches are numbered: the one being written is `writing`,
+    /// the pending keys go out in the next one.
+    private struct Batches {
+        var pending: Set<Key> = []
+        var inFlight: Set<Key> = []
+        var writing: UInt64 = 0
+        var waiters: [(batch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+
+        /// Takes the waiters whose batch is done (written or failed).
+        mutating func finished(upTo batch: UInt64) -> [CheckedContinuation<Void, Never>] {
+            var done: [CheckedContinuation<Void, Never>] = []
+            waiters.removeAll { waiter in
+                guard waiter.batch <= batch else { return false }
+                done.append(waiter.continuation)
+                return true
+            }
+            return done
+        }
+    }
+
+    private static func keys(_ change: MembershipChange) -> [Key] {
+        [.client(change.client)] + change.topics.map { .topic($0) }
+    }
+
     /// The hub's notification: re-read these keys at the next flush.
     public func changed(_ change: MembershipChange) {
-        pending.withLock { pending in
-            pending.insert(.client(change.client))
-            for topic in change.topics { pending.insert(.topic(topic)) }
-        }
+        batches.withLock { $0.pending.formUnion(Self.keys(change)) }
         signal.yield()
+    }
+
+    /// Returns once the flush that carries `change`'s keys is done: when it succeeded, a
+    /// publish on any node from then on routes `change`'s client and topics here. Also
+    /// returns when that flush failed (the entries go out with a later one): callers bound
+    /// their wait by this, not by a promise. Returns at once for keys already written.
+    public func registered(_ change: MembershipChange) async {
+        let keys = Self.keys(change)
+        await withCheckedContinuation { continuation in
+            let now = batches.withLock { batches in
+                if keys.contains(where: batches.pending.contains) {
+                    batches.waiters.append((batches.writing + 1, continuation))
+                } else if keys.contains(where: batches.inFlight.contains) {
+                    batches.waiters.append((batches.writing, continuation))
+                } else {
+                    return true
+                }
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 
     /// Asks for a heartbeat now (after a Redis reconnection).
@@ -127,10 +170,16 @@ public final class RedisRegistry: Sendable {
     }
 
     private func flush() async {
-        guard !left.withLock({ $0 }), let source = membership.withLock({ $0 }) else { return }
-        let keys = pending.withLock { pending in
-            defer { pending.removeAll() }
-            return pending
+        guard !left.withLock({ $0 }), let source = membership.withLock({ $0 }) else {
+            // Nothing is written any more (drained, or not announced yet): nobody may wait.
+            for waiter in batches.withLock({ $0.finished(upTo: .max) }) { waiter.resume() }
+            return
+        }
+        let (keys, batch) = batches.withLock { batches in
+            guard !batches.pending.isEmpty else { return (Set<Key>(), UInt64(0)) }
+            batches.writing += 1
+            swap(&batches.inFlight, &batches.pending)
+            return (batches.inFlight, batches.writing)
         }
         guard !keys.isEmpty else { return }
         var commands: [RedisCommand] = []
@@ -148,13 +197,20 @@ public final class RedisRegistry: Sendable {
                 commands.append(RedisCommand("HDEL", redisKey, configuration.nodeID))
             }
         }
+        var failed = false
         do {
             try await repairMalformed(commands, replies: try await client.send(commands))
         } catch {
-            // Keep them for the next try; the heartbeat after reconnection re-adds the rest.
-            pending.withLock { $0.formUnion(keys) }
+            failed = true
             logger.debug("registry update deferred", metadata: ["error": "\(error)", "keys": "\(keys.count)"])
         }
+        let done = batches.withLock { batches in
+            // Kept for the next try; the heartbeat after reconnection re-adds the rest.
+            if failed { batches.pending.formUnion(keys) }
+            batches.inFlight = []
+            return batches.finished(upTo: batch)
+        }
+        for waiter in done { waiter.resume() }
     }
 
     /// Refreshes the node entry and every entry this node holds.

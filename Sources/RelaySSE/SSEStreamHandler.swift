@@ -355,13 +355,13 @@ final class SSEStreamHandler: ChannelInboundHandler {
             logOpened(request, lastEventID: lastEventID, replayed: opening.replayed, reset: opening.resetReason)
             return
         }
-        // Cluster mode: the replay is one Redis round trip away. Register first so no live
-        // event is missed, hold live frames meanwhile, and open the stream for proxies now.
+        // Cluster mode: attach first so no live event is missed, and hold live frames while
+        // the opening (the route in Redis, then the replay) is a round trip or two away. The
+        // response head stays unflushed until then, so the browser's `open` means that an
+        // event published from now on, on any node, comes here.
         catchUp = []
         hub.attach(stream)
-        backlog.append(SSEEncoder.preamble(retry: configuration.retryMilliseconds, cursor: nil))
-        replayedInBacklog = 1
-        drain()
+        needsFlush = false
         let handler = stream.handler
         Task {
             let opening = await replaySource.opening(client: request.client, topics: request.topics, lastEventID: lastEventID)
@@ -376,7 +376,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     private func finishCatchUp(_ opening: ReplayOpening, request: SSERequest, lastEventID: String?) {
         guard case .streaming = state, let live = catchUp else { return }
         catchUp = nil
-        var frames: [ByteBuffer] = []
+        var frames = [SSEEncoder.preamble(retry: configuration.retryMilliseconds, cursor: nil)]
         if let reason = opening.reset {
             frames.append(SSEEncoder.reset(at: opening.head, reason: reason, lastEventID: String((lastEventID ?? "").prefix(128))))
         } else if lastEventID == nil, live.isEmpty {

@@ -43,6 +43,32 @@ struct RedisRegistryTests {
         #expect(nodes.map(\.id) == ["a"] && nodes[0].queue == "q.a" && nodes[0].started == registry.started)
     }
 
+    /// `registered` returns only once the entries are in Redis: what a stream waits for
+    /// before it tells the browser it is open.
+    @Test func registeredReturnsOnceTheEntriesAreWritten() async throws {
+        let client = try await TestRedis.client()
+        defer { client.shutdown() }
+        let registry = registry(client, node: "waiter")
+        let hub = FakeMembership()
+        try await registry.announce(hub)
+        let running = Task { await registry.run() }
+        defer { running.cancel() }
+
+        for index in 0..<20 {
+            let id = ClientID("w\(index)")!
+            let topic = TopicName("t\(index)")!
+            hub.clients.insert(id)
+            hub.topics.insert(topic)
+            let change = MembershipChange(client: id, topics: [topic])
+            registry.changed(change)
+            await registry.registered(change)
+            #expect(try await fields(client, "client:w\(index)") == ["waiter"])
+            #expect(try await fields(client, "topic:t\(index)") == ["waiter"])
+        }
+        // Already written: no wait.
+        await registry.registered(MembershipChange(client: ClientID("w0")!, topics: []))
+    }
+
     @Test func entriesOfAStoppedNodeExpireByThemselves() async throws {
         let client = try await TestRedis.client()
         defer { client.shutdown() }
