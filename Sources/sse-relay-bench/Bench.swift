@@ -218,11 +218,11 @@ struct Bench: AsyncParsableCommand {
                 failureReasons: outcome.failureReasons,
                 seconds: outcome.seconds,
                 connectsPerSecond: outcome.seconds > 0 ? Double(outcome.channels.count) / outcome.seconds : 0,
-                relayRSSBeforeKiB: rssBefore,
-                relayRSSAfterKiB: rssAfter,
-                relayRSSPerConnectionKiB: perConnection,
+                serverRSSBeforeKiB: rssBefore,
+                serverRSSAfterKiB: rssAfter,
+                serverRSSPerConnectionKiB: perConnection,
                 benchCPUPercent: usage.benchPercent,
-                relayCPUPercent: usage.relayPercent
+                serverCPUPercent: usage.serverPercent
             )
             Report.printConnect(connect)
             if topic == nil {

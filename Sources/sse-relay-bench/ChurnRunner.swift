@@ -42,8 +42,8 @@ struct ChurnRunner: Sendable {
             failureReasons: total.failureReasons,
             connectLatency: LatencyFigures(total.histogram),
             benchCPUPercent: usage.benchPercent,
-            relayCPUPercent: usage.relayPercent,
-            relayRSSKiB: ProcessStats.memoryKiB(pids: serverPids),
+            serverCPUPercent: usage.serverPercent,
+            serverRSSKiB: ProcessStats.memoryKiB(pids: serverPids),
             liveConnections: total.channels.count
         )
         return (figures, total.channels)

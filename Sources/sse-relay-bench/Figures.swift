@@ -24,11 +24,11 @@ struct ConnectFigures: Codable, Sendable {
     var failureReasons: [String: Int]
     var seconds: Double
     var connectsPerSecond: Double
-    var relayRSSBeforeKiB: Int?
-    var relayRSSAfterKiB: Int?
-    var relayRSSPerConnectionKiB: Double?
+    var serverRSSBeforeKiB: Int?
+    var serverRSSAfterKiB: Int?
+    var serverRSSPerConnectionKiB: Double?
     var benchCPUPercent: Double
-    var relayCPUPercent: Double?
+    var serverCPUPercent: Double?
 }
 
 struct LatencyFigures: Codable, Sendable {
@@ -88,8 +88,8 @@ struct ScenarioFigures: Codable, Sendable {
     var droppedConnections: Int
     var liveConnections: Int
     var benchCPUPercent: Double
-    var relayCPUPercent: Double?
-    var relayRSSKiB: Int?
+    var serverCPUPercent: Double?
+    var serverRSSKiB: Int?
     var errors: [String]
 }
 
@@ -104,7 +104,7 @@ struct ChurnFigures: Codable, Sendable {
     /// From starting a connect to its first body bytes.
     var connectLatency: LatencyFigures
     var benchCPUPercent: Double
-    var relayCPUPercent: Double?
-    var relayRSSKiB: Int?
+    var serverCPUPercent: Double?
+    var serverRSSKiB: Int?
     var liveConnections: Int
 }

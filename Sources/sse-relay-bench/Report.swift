@@ -10,9 +10,9 @@ enum Report {
         fixed(Double(kib) / 1024, 1) + " MiB"
     }
 
-    static func cpu(bench: Double, relay: Double?) -> String {
+    static func cpu(bench: Double, server: Double?) -> String {
         var line = "cpu (% of one core): bench \(fixed(bench, 0))%"
-        if let relay { line += ", relay \(fixed(relay, 0))%" }
+        if let server { line += ", server \(fixed(server, 0))%" }
         return line
     }
 
@@ -22,9 +22,9 @@ enum Report {
         for (reason, count) in figures.failureReasons.sorted(by: { $0.value > $1.value }).prefix(8) {
             print("  failure: \(count) × \(reason)")
         }
-        if let before = figures.relayRSSBeforeKiB, let after = figures.relayRSSAfterKiB {
-            var line = "relay RSS: before \(mib(before)), after \(mib(after))"
-            if let perConnection = figures.relayRSSPerConnectionKiB {
+        if let before = figures.serverRSSBeforeKiB, let after = figures.serverRSSAfterKiB {
+            var line = "server RSS: before \(mib(before)), after \(mib(after))"
+            if let perConnection = figures.serverRSSPerConnectionKiB {
                 line += ", \(fixed(perConnection, 2)) KiB per connection"
             }
             if figures.topic != nil {
@@ -33,13 +33,13 @@ enum Report {
             }
             print(line)
         }
-        print(cpu(bench: figures.benchCPUPercent, relay: figures.relayCPUPercent))
+        print(cpu(bench: figures.benchCPUPercent, server: figures.serverCPUPercent))
     }
 
     static func printScenario(_ s: ScenarioFigures) {
         print("published \(s.published) events in \(s.requests) requests over \(fixed(s.publishSeconds, 2)) s: "
             + "\(fixed(s.publishedPerSecond, 0)) events/s, \(fixed(s.requestsPerSecond, 0)) requests/s")
-        var answer = "relay answered: accepted \(s.accepted), not connected \(s.notConnected), rejected \(s.rejected)"
+        var answer = "server answered: accepted \(s.accepted), not connected \(s.notConnected), rejected \(s.rejected)"
         let statuses = s.statusCounts.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }
         answer += " (HTTP " + statuses.joined(separator: ", ") + "); reported delivered \(s.reportedDelivered)"
         if s.maxBacklog > 0 {
@@ -56,8 +56,8 @@ enum Report {
         let l = s.latency
         print("latency ms: p50 \(fixed(l.p50Ms, 2)), p90 \(fixed(l.p90Ms, 2)), p99 \(fixed(l.p99Ms, 2)), "
             + "p99.9 \(fixed(l.p999Ms, 2)), max \(fixed(l.maxMs, 2)), mean \(fixed(l.meanMs, 2))")
-        var tail = cpu(bench: s.benchCPUPercent, relay: s.relayCPUPercent) + " from first publish to last delivery"
-        if let rss = s.relayRSSKiB { tail += "; relay RSS \(mib(rss))" }
+        var tail = cpu(bench: s.benchCPUPercent, server: s.serverCPUPercent) + " from first publish to last delivery"
+        if let rss = s.serverRSSKiB { tail += "; server RSS \(mib(rss))" }
         print(tail)
         if s.droppedConnections > 0 {
             print("WARNING: \(s.droppedConnections) SSE connections dropped during the scenario "
@@ -79,8 +79,8 @@ enum Report {
         }
         let l = c.connectLatency
         print("connect-to-first-bytes ms: p50 \(fixed(l.p50Ms, 2)), p99 \(fixed(l.p99Ms, 2)), max \(fixed(l.maxMs, 2))")
-        var tail = cpu(bench: c.benchCPUPercent, relay: c.relayCPUPercent)
-        if let rss = c.relayRSSKiB { tail += "; server memory \(mib(rss))" }
+        var tail = cpu(bench: c.benchCPUPercent, server: c.serverCPUPercent)
+        if let rss = c.serverRSSKiB { tail += "; server memory \(mib(rss))" }
         print(tail)
     }
 

@@ -90,8 +90,8 @@ struct ScenarioRunner: Sendable {
             droppedConnections: after.dropped - before.dropped,
             liveConnections: after.live,
             benchCPUPercent: usage.benchPercent,
-            relayCPUPercent: usage.relayPercent,
-            relayRSSKiB: ProcessStats.memoryKiB(pids: serverPids),
+            serverCPUPercent: usage.serverPercent,
+            serverRSSKiB: ProcessStats.memoryKiB(pids: serverPids),
             errors: published.errors
         )
     }
@@ -157,7 +157,7 @@ struct ScenarioRunner: Sendable {
     /// Returns whether everything expected arrived, and the CPU use up to the last growth.
     private func settle(
         expected: Int, cpu: CPUWindow
-    ) async throws -> (Bool, (benchPercent: Double, relayPercent: Double?)) {
+    ) async throws -> (Bool, (benchPercent: Double, serverPercent: Double?)) {
         let deadline = MonotonicClock.nanoseconds() + UInt64(settleTimeout * 1e9)
         var lastCount = -1
         var lastChange = MonotonicClock.nanoseconds()

@@ -77,9 +77,27 @@ class RabbitMQ(Server):
 
     def __init__(self) -> None:
         super().__init__()
+        self._pick_port()
+
+    def _pick_port(self) -> None:
         # The distribution port is PORT+20000: it must be in range and free too.
+        self.port = free_port()
         while self.port > 45000 or not port_is_free(self.port + 20000):
             self.port = free_port()
+
+    def start(self) -> "RabbitMQ":
+        # PORT+20000 is in the kernel's ephemeral range: a client connection elsewhere on the
+        # machine can take it between the check above and the broker's bind. Another pair
+        # of ports then; anything else is a real failure.
+        for attempt in range(3):
+            try:
+                self._run("start")
+                return self
+            except AssertionError as error:
+                if "dist_port_already_used" not in str(error) or attempt == 2:
+                    raise
+                self._pick_port()
+        return self
 
     @property
     def url(self) -> str:

@@ -131,9 +131,9 @@ def main():
     def cpu_per_event(s):
         # Server CPU time per delivered event: the figure least disturbed by other load on the
         # machine, since a starved server is slow but not more expensive.
-        if s.get("relayCPUPercent") is None or not s["received"]:
+        if s.get("serverCPUPercent") is None or not s["received"]:
             return None
-        return s["relayCPUPercent"] / 100 * s["deliverySeconds"] / s["received"] * 1e6
+        return s["serverCPUPercent"] / 100 * s["deliverySeconds"] / s["received"] * 1e6
 
     nchan_single = (scenario(runs["nchan"], "targeted-max") or {}).get("deliveredPerSecond")
 
@@ -164,9 +164,9 @@ def main():
     rows = [
         ("Idle connections", [
             Row(f"time to establish {n:,} (s)", each(lambda f: connect(f, "seconds")), True, decimals=2),
-            Row("server memory per connection (KiB, Pss)", each(lambda f: connect(f, "relayRSSPerConnectionKiB")),
+            Row("server memory per connection (KiB, Pss)", each(lambda f: connect(f, "serverRSSPerConnectionKiB")),
                 True, target=target_lower(1 / 3, "≤ ⅓ of nchan"), decimals=2),
-            Row("server CPU per connect (µs)", each(lambda f: connect(f, "relayCPUPercent") / 100
+            Row("server CPU per connect (µs)", each(lambda f: connect(f, "serverCPUPercent") / 100
                                                      * connect(f, "seconds") / connect(f, "established") * 1e6), True),
             Row("connect failures", each(lambda f: connect(f, "failures")), True, decimals=0),
         ]),
@@ -180,7 +180,7 @@ def main():
             Row("delivered events/s", each(sc("targeted-max", lambda s: s["deliveredPerSecond"])), False,
                 floor=floor_targeted and floor_targeted["received_per_s"], target=target_ratio(1.5)),
             Row("latency p99 (ms)", each(latency("targeted-max", "p99Ms")), True),
-            Row("server CPU (% of a core)", each(sc("targeted-max", lambda s: s["relayCPUPercent"])), True),
+            Row("server CPU (% of a core)", each(sc("targeted-max", lambda s: s["serverCPUPercent"])), True),
             Row("server CPU per event (µs)", each(sc("targeted-max", cpu_per_event)), True),
             Row("load generator CPU (%)", each(sc("targeted-max", lambda s: s["benchCPUPercent"])), True),
         ]),
@@ -211,7 +211,7 @@ def main():
             Row("cycles/s", each(lambda f: f["churn"]["cyclesPerSecond"]), False),
             Row("connect p99 (ms)", each(lambda f: f["churn"]["connectLatency"]["p99Ms"]
                                          if f["churn"]["cycles"] else None), True),
-            Row("server CPU per cycle (µs)", each(lambda f: f["churn"]["relayCPUPercent"] / 100
+            Row("server CPU per cycle (µs)", each(lambda f: f["churn"]["serverCPUPercent"] / 100
                                                   * f["churn"]["seconds"] / f["churn"]["cycles"] * 1e6), True),
             Row("failed connects", each(lambda f: f["churn"]["failures"]), True, decimals=0),
         ]),
