@@ -10,7 +10,8 @@
 #
 # What it installs (the same paths under --root):
 #   /usr/local/bin/sse-relay
-#   /etc/systemd/system/sse-relay.service, sse-relay-http.socket, sse-relay-publish.socket
+#   /etc/systemd/system/sse-relay.service, sse-relay-http.socket, sse-relay-publish.socket,
+#   sse-relay-metrics.socket
 #   /etc/sysusers.d/sse-relay.conf   (user sse-relay, group sse-relay-publishers)
 #   /etc/tmpfiles.d/sse-relay.conf   (/run/sse-relay, /etc/sse-relay)
 #   /etc/sse-relay/config.yaml       from deploy/config.example.yaml, never overwritten
@@ -22,7 +23,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runtime_packages=(libhiredis0.14 librabbitmq4 libsystemd0 libstdc++6 libgcc-s1)
-units=(sse-relay-http.socket sse-relay-publish.socket sse-relay.service)
+units=(sse-relay-http.socket sse-relay-publish.socket sse-relay-metrics.socket sse-relay.service)
 
 binary="" root="" start=1
 

@@ -226,6 +226,11 @@ public struct RelayApplication {
         }
         do {
             var metricsServer: MetricsServer?
+            if configuration.metrics == nil, activated["metrics"] != nil {
+                // systemd keeps listening on it whatever the relay does: scrapes would hang.
+                logger.warning(
+                    "metrics.listen is off but systemd passes a metrics socket: it is not served; disable it with systemctl mask --now sse-relay-metrics.socket")
+            }
             if let metricsConfiguration = configuration.metrics {
                 let routes = MetricsRoutes(
                     scrape: exporter.scrape, notReadyReasons: { exporter.status().notReadyReasons }, sampler: sampler, group: group

@@ -19,10 +19,10 @@ from conftest import free_port, tcp_accepts, wait_until
 SERVERS = Path(__file__).resolve().parents[1] / "servers"
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
             return True
         except OSError:
             return False
@@ -80,9 +80,10 @@ class RabbitMQ(Server):
         self._pick_port()
 
     def _pick_port(self) -> None:
-        # The distribution port is PORT+20000: it must be in range and free too.
+        # The distribution port is PORT+20000: it must be in range and free too, on every
+        # address (Erlang binds it on all of them).
         self.port = free_port()
-        while self.port > 45000 or not port_is_free(self.port + 20000):
+        while self.port > 45000 or not port_is_free(self.port + 20000, "0.0.0.0"):
             self.port = free_port()
 
     def start(self) -> "RabbitMQ":

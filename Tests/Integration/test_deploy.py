@@ -312,10 +312,11 @@ def test_install_into_root_is_idempotent(tmp_path):
 
     binary = root / "usr/local/bin/sse-relay"
     assert binary.read_bytes() == Path(RELAY_BIN).read_bytes() and os.access(binary, os.X_OK)
-    for unit in ("sse-relay.service", "sse-relay-http.socket", "sse-relay-publish.socket"):
+    for unit in ("sse-relay.service", "sse-relay-http.socket", "sse-relay-publish.socket", "sse-relay-metrics.socket"):
         assert (root / "etc/systemd/system" / unit).read_text() == (REPO_ROOT / "systemd" / unit).read_text()
     assert (root / "etc/systemd/system/sockets.target.wants/sse-relay-http.socket").is_symlink()
     assert (root / "etc/systemd/system/sockets.target.wants/sse-relay-publish.socket").is_symlink()
+    assert (root / "etc/systemd/system/sockets.target.wants/sse-relay-metrics.socket").is_symlink()
     assert (root / "etc/systemd/system/multi-user.target.wants/sse-relay.service").is_symlink()
     assert (root / "etc/sysusers.d/sse-relay.conf").exists() and (root / "etc/tmpfiles.d/sse-relay.conf").exists()
     groups = {line.split(":")[0]: int(line.split(":")[2]) for line in (root / "etc/group").read_text().splitlines()}

@@ -22,7 +22,7 @@ import pytest
 from conftest import RELAY_BIN, REPO_ROOT
 
 UNITS_DIR = REPO_ROOT / "systemd"
-UNITS = ["sse-relay.service", "sse-relay-http.socket", "sse-relay-publish.socket"]
+UNITS = ["sse-relay.service", "sse-relay-http.socket", "sse-relay-publish.socket", "sse-relay-metrics.socket"]
 INSTALLED_BIN = "/usr/local/bin/sse-relay"
 MAX_EXPOSURE = 2.0
 
@@ -118,7 +118,7 @@ def test_service_contract():
     assert values(name, "User") == ["sse-relay"] and values(name, "Group") == ["sse-relay"]
     assert values(name, "DynamicUser") in ([], ["no"])
     assert values(name, "LimitNOFILE") == ["1048576"]
-    assert values(name, "Sockets") == ["sse-relay-http.socket sse-relay-publish.socket"]
+    assert values(name, "Sockets") == ["sse-relay-http.socket sse-relay-publish.socket sse-relay-metrics.socket"]
     assert values(name, "CapabilityBoundingSet") == [""]
     assert values(name, "SystemCallFilter")[:2] == ["@system-service", "~@privileged @resources"]
     # RuntimeDirectory= would remove /run/sse-relay (and the listening publish socket in it)
@@ -137,6 +137,10 @@ def test_socket_contract():
     assert publish["FileDescriptorName"] == "publish"
     assert (publish["SocketUser"], publish["SocketGroup"], publish["SocketMode"]) == (
         "sse-relay", "sse-relay-publishers", "0660")
+    metrics = dict((k, v) for _, k, v in directives("sse-relay-metrics.socket"))
+    assert metrics["ListenStream"] == "127.0.0.1:9464"  # metrics.listen's default
+    assert metrics["FileDescriptorName"] == "metrics"
+    assert metrics["Service"] == "sse-relay.service"
     sysusers = (UNITS_DIR / "sse-relay.sysusers").read_text()
     assert re.search(r"^u sse-relay\b", sysusers, re.M) and re.search(r"^g sse-relay-publishers\b", sysusers, re.M)
 

@@ -142,7 +142,7 @@ trap 'exit 130' INT TERM
 dump_diagnostics() {
     [ -n "$LEADER" ] || return 0
     echo "---- diagnostics ----"
-    cx systemctl --no-pager status sse-relay.service sse-relay-http.socket sse-relay-publish.socket 2>&1 | tail -40
+    cx systemctl --no-pager status sse-relay.service sse-relay-http.socket sse-relay-publish.socket sse-relay-metrics.socket 2>&1 | tail -40
     echo "---- journalctl -u sse-relay (last 60) ----"
     cx journalctl --no-pager -u sse-relay.service -n 60 2>&1
     echo "---- subscriber log ----"
@@ -243,7 +243,7 @@ installed_files() {
     for f in /usr/local/bin/sse-relay /etc/sse-relay/config.yaml; do
         [ -e "$ROOT$f" ] || { echo "missing $f"; missing=1; }
     done
-    for u in sse-relay.service sse-relay-http.socket sse-relay-publish.socket; do
+    for u in sse-relay.service sse-relay-http.socket sse-relay-publish.socket sse-relay-metrics.socket; do
         [ -n "$(find "$ROOT/etc/systemd/system" "$ROOT/usr/local/lib/systemd/system" \
                 "$ROOT/lib/systemd/system" "$ROOT/usr/lib/systemd/system" -maxdepth 1 -name "$u" 2>/dev/null)" ] \
             || { echo "missing unit $u"; missing=1; }
@@ -328,7 +328,7 @@ setup_relay() {
     cx systemd-sysusers &&
         cx systemd-tmpfiles --create &&
         cx systemctl daemon-reload &&
-        cx systemctl enable --now sse-relay-http.socket sse-relay-publish.socket sse-relay.service
+        cx systemctl enable --now sse-relay-http.socket sse-relay-publish.socket sse-relay-metrics.socket sse-relay.service
 }
 must "systemd-sysusers, tmpfiles, daemon-reload, enable --now sockets and service" setup_relay
 
@@ -343,11 +343,16 @@ service_ready() {
 check "sse-relay.service is Type=notify and active (READY=1 received)" service_ready
 
 sockets_ok() {
-    cx systemctl is-active sse-relay-http.socket sse-relay-publish.socket || return 1
+    cx systemctl is-active sse-relay-http.socket sse-relay-publish.socket sse-relay-metrics.socket || return 1
     cx stat -c '%A %U:%G %n' /run/sse-relay/publish.sock
     [ "$(cx stat -c '%a %G' /run/sse-relay/publish.sock)" = "660 sse-relay-publishers" ]
 }
 check "sockets listening; publish.sock is 0660 group sse-relay-publishers" sockets_ok
+metrics_adopted() {
+    cx curl -sS --max-time 10 http://127.0.0.1:9464/healthz && echo &&
+        cx journalctl --no-pager -u sse-relay.service -o cat SSE_SOCKETS=http,metrics,publish | grep -F 'adopting sockets'
+}
+check "the metrics port is served from the socket unit (socket activation, FileDescriptorName=metrics)" metrics_adopted
 
 users() {
     cx useradd --create-home --groups sse-relay-publishers app &&
@@ -478,14 +483,15 @@ check "no sse-relay.reset on the stream" no_reset
 touch "$ROOT/var/lib/sse-e2e/hold"   # the "browser" stays away until released
 check "systemctl stop sse-relay.service (sockets stay)" cx systemctl stop sse-relay.service
 sa_state() {
-    local s h p
+    local s h p m
     s=$(cx_show sse-relay.service ActiveState)
     h=$(cx_show sse-relay-http.socket ActiveState)
     p=$(cx_show sse-relay-publish.socket ActiveState)
-    echo "service=$s http.socket=$h publish.socket=$p"
-    [ "$s" = inactive ] && [ "$h" = active ] && [ "$p" = active ]
+    m=$(cx_show sse-relay-metrics.socket ActiveState)
+    echo "service=$s http.socket=$h publish.socket=$p metrics.socket=$m"
+    [ "$s" = inactive ] && [ "$h" = active ] && [ "$p" = active ] && [ "$m" = active ]
 }
-check "service inactive, both sockets still listening" sa_state
+check "service inactive, the sockets still listening" sa_state
 client_closed() { tail -1 "$CLOG" | grep '^closed'; }
 wait_for 10 client_closed || fail "subscriber still connected after stop"
 t0=$(now)
