@@ -52,7 +52,8 @@ public struct RelayConfiguration: Sendable {
         ("publish.max-body-size", "16MiB", "Largest publish request body (bulk NDJSON included)."),
         ("publish.max-batch-events", "10000", "Most events (NDJSON lines) in one bulk publish request."),
         ("publish.request-timeout", "10s", "A publish request must arrive completely within this once begun; slower writers are disconnected."),
-        ("http.request-timeout", "10s", "A subscriber's request must arrive completely within this once begun; slower clients are disconnected."),
+        ("publish.idle-timeout", "75s", "A publish connection may stay silent this long before and between requests (keep connection pools' idle limit below it)."),
+        ("http.request-timeout", "10s", "A subscriber connection must send a complete request within this of connecting (or of its previous answer); slower or silent clients are disconnected."),
         ("stream.keep-alive", "15s", "Idle time after which a keep-alive comment is sent."),
         ("stream.max-lifetime", "1h", "Streams are closed cleanly after about this long (10% jitter); browsers resume."),
         ("stream.buffer-limit", "256KiB", "Unsent bytes a stream may queue before it is closed as a slow consumer."),
@@ -173,7 +174,8 @@ public struct RelayConfiguration: Sendable {
             rateLimitAction: try values.value("events.rate-limit-action", default: "drop", PublishRateLimiter.Action.init(rawValue:)) {
                 "must be drop or coalesce"
             },
-            requestTimeout: try values.duration("publish.request-timeout", default: "10s", minimum: .milliseconds(100))
+            requestTimeout: try values.duration("publish.request-timeout", default: "10s", minimum: .milliseconds(100)),
+            idleTimeout: try values.duration("publish.idle-timeout", default: "75s", minimum: .milliseconds(100))
         )
 
         history = ReplayWindow.Configuration(

@@ -21,15 +21,18 @@ extension PublishServer {
         public var rateLimit: TokenBuckets.Configuration?
         /// What happens to events over `rateLimit`.
         public var rateLimitAction: PublishRateLimiter.Action = .drop
-        /// How long a request may take to arrive completely once it has begun (and how
-        /// long a new connection may stay silent): slow or stuck writers are disconnected.
+        /// How long a request may take to arrive completely once it has begun: slow or stuck
+        /// writers are disconnected.
         public var requestTimeout: Duration
+        /// How long a connection may stay silent before its first request and between
+        /// requests. Publishers' connection pools should drop idle connections sooner.
+        public var idleTimeout: Duration
 
         public init(
             socketPath: String, socketMode: UInt32 = 0o660, socketGroup: UInt32? = nil, maxEventSize: Int = 64 << 10,
             maxBodySize: Int = 16 << 20, maxBatchEvents: Int = 10_000, access: PublisherAccess = PublisherAccess(),
             rateLimit: TokenBuckets.Configuration? = nil, rateLimitAction: PublishRateLimiter.Action = .drop,
-            requestTimeout: Duration = .seconds(10)
+            requestTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(75)
         ) {
             self.rateLimitAction = rateLimitAction
             self.socketPath = socketPath
@@ -41,6 +44,7 @@ extension PublishServer {
             self.access = access
             self.rateLimit = rateLimit
             self.requestTimeout = requestTimeout
+            self.idleTimeout = idleTimeout
         }
     }
 }

@@ -66,7 +66,7 @@ public final class PublishServer: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let timeout = RequestTimeout(
-                        requestTimeout: TimeAmount(live.value.requestTimeout), idleTimeout: PublishServer.idleTimeout)
+                        requestTimeout: TimeAmount(live.value.requestTimeout), idleTimeout: TimeAmount(live.value.idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(timeout.byteWatcher)
                     // No pipelining assistance: PublishHandler works on pipelined requests
                     // together and orders the answers itself. No outbound header validation:
@@ -100,10 +100,6 @@ public final class PublishServer: Service {
             configuration: configuration, live: live, listener: listener, socketFile: socketFile, quiescing: quiescing, counters: counters, flusher: flusher, logger: logger
         )
     }
-
-    /// How long a publisher connection may stay silent between requests; like nginx's
-    /// `keepalive_timeout` default, long enough for connection pools to reuse it.
-    static let idleTimeout = TimeAmount.seconds(75)
 
     public func reconfigure(_ configuration: Configuration) {
         live.replace(with: configuration)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -258,6 +259,24 @@ def test_incomplete_request_head_is_disconnected(relay):
         assert conn.getresponse().read() and True
         time.sleep(1.0)
     conn.close()
+
+
+def test_publish_idle_timeout_closes_silent_connections(relay):
+    r = relay("--config", _write_config(relay, {"publish": {"idle-timeout": "700ms"}}))
+    conn = r.connection()
+    conn.request("GET", "/v1/health")
+    assert conn.getresponse().read()
+    # Silent past the idle timeout: the relay closes it (a pool would see the FIN).
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(r.socket_path)
+        started = time.monotonic()
+        assert s.recv(100) == b""
+        assert 0.5 < time.monotonic() - started < 5
+    # The kept-alive connection above went the same way.
+    with pytest.raises((http.client.HTTPException, OSError)):
+        conn.request("GET", "/v1/health")
+        conn.getresponse().read()
 
 
 def test_http_port_request_timeout_spares_streams(relay):
