@@ -78,17 +78,39 @@ public final class RedisRegistry: Sendable {
         var pending: Set<Key> = []
         var inFlight: Set<Key> = []
         var writing: UInt64 = 0
-        var waiters: [(batch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var waiters: [(batch: UInt64, wait: Wait)] = []
 
-        /// Takes the waiters whose batch is done (written or failed).
-        mutating func finished(upTo batch: UInt64) -> [CheckedContinuation<Void, Never>] {
-            var done: [CheckedContinuation<Void, Never>] = []
+        /// Takes the waits whose batch is done (written or failed).
+        mutating func finished(upTo batch: UInt64) -> [Wait] {
+            var done: [Wait] = []
             waiters.removeAll { waiter in
                 guard waiter.batch <= batch else { return false }
-                done.append(waiter.continuation)
+                done.append(waiter.wait)
                 return true
             }
             return done
+        }
+    }
+
+    /// One caller of ``registered(_:)``: resumed once, by the flush or by its task's
+    /// cancellation, whichever comes first.
+    private final class Wait: Sendable {
+        private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, over: Bool)>((nil, false))
+
+        func begin(_ continuation: CheckedContinuation<Void, Never>) {
+            let over = state.withLock { state in
+                if !state.over { state.continuation = continuation }
+                return state.over
+            }
+            if over { continuation.resume() }
+        }
+
+        func end() {
+            let continuation = state.withLock { state in
+                defer { state = (nil, true) }
+                return state.continuation
+            }
+            continuation?.resume()
         }
     }
 
@@ -104,22 +126,29 @@ public final class RedisRegistry: Sendable {
 
     /// Returns once the flush that carries `change`'s keys is done: when it succeeded, a
     /// publish on any node from then on routes `change`'s client and topics here. Also
-    /// returns when that flush failed (the entries go out with a later one): callers bound
-    /// their wait by this, not by a promise. Returns at once for keys already written.
+    /// returns when that flush failed (the entries go out with a later one), and when the
+    /// calling task is cancelled: callers bound their wait that way. Returns at once for
+    /// keys already written.
     public func registered(_ change: MembershipChange) async {
         let keys = Self.keys(change)
-        await withCheckedContinuation { continuation in
-            let now = batches.withLock { batches in
-                if keys.contains(where: batches.pending.contains) {
-                    batches.waiters.append((batches.writing + 1, continuation))
-                } else if keys.contains(where: batches.inFlight.contains) {
-                    batches.waiters.append((batches.writing, continuation))
-                } else {
-                    return true
-                }
+        let wait = Wait()
+        let waiting = batches.withLock { batches in
+            let batch: UInt64
+            if keys.contains(where: batches.pending.contains) {
+                batch = batches.writing + 1
+            } else if keys.contains(where: batches.inFlight.contains) {
+                batch = batches.writing
+            } else {
                 return false
             }
-            if now { continuation.resume() }
+            batches.waiters.append((batch, wait))
+            return true
+        }
+        guard waiting else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { wait.begin($0) }
+        } onCancel: {
+            wait.end()
         }
     }
 
@@ -172,7 +201,7 @@ public final class RedisRegistry: Sendable {
     private func flush() async {
         guard !left.withLock({ $0 }), let source = membership.withLock({ $0 }) else {
             // Nothing is written any more (drained, or not announced yet): nobody may wait.
-            for waiter in batches.withLock({ $0.finished(upTo: .max) }) { waiter.resume() }
+            for wait in batches.withLock({ $0.finished(upTo: .max) }) { wait.end() }
             return
         }
         let (keys, batch) = batches.withLock { batches in
@@ -210,7 +239,7 @@ public final class RedisRegistry: Sendable {
             batches.inFlight = []
             return batches.finished(upTo: batch)
         }
-        for waiter in done { waiter.resume() }
+        for wait in done { wait.end() }
     }
 
     /// Refreshes the node entry and every entry this node holds.

@@ -1,5 +1,6 @@
 import Logging
 import RelayCore
+import Synchronization
 import Testing
 
 @testable import RelayRedis
@@ -67,6 +68,25 @@ struct RedisRegistryTests {
         }
         // Already written: no wait.
         await registry.registered(MembershipChange(client: ClientID("w0")!, topics: []))
+    }
+
+    /// A stream bounds its wait for the route by cancelling it: the wait must end then,
+    /// even though no flush ever carries the key.
+    @Test func registeredReturnsWhenItsTaskIsCancelled() async throws {
+        let client = try await TestRedis.client()
+        defer { client.shutdown() }
+        let registry = registry(client, node: "stuck")
+        try await registry.announce(FakeMembership())
+        // run() is not started: nothing will flush the key.
+        let change = MembershipChange(client: ClientID("s")!, topics: [])
+        registry.changed(change)
+        let returned = Mutex(false)
+        let waiting = Task {
+            await registry.registered(change)
+            returned.withLock { $0 = true }
+        }
+        waiting.cancel()
+        try await waitUntil("the cancelled wait returns", timeout: .seconds(5)) { returned.withLock { $0 } }
     }
 
     @Test func entriesOfAStoppedNodeExpireByThemselves() async throws {
