@@ -31,6 +31,10 @@ public struct RelayApplication {
     public let drainSwitch = DrainSwitch()
     /// JWT mode: the authenticator whose keys a reload replaces.
     let jwtAuthenticator = LateBound<JWTAuthenticator>()
+    /// Frames one event loop may have waiting before the broker's consumer stops taking
+    /// messages: a second or more of writing at any rate seen here, and a few MiB at most
+    /// (the frames themselves are shared with every other delivery of their event).
+    static let consumerBacklogLimit = 20_000
 
     public init(
         configuration: RelayConfiguration, logger: Logger, logLevel: LogLevelSource? = nil,
@@ -88,6 +92,7 @@ public struct RelayApplication {
         let nodeID = configuration.nodeID
         let (metrics, prometheus) = MetricsExporter.make(nodeID: nodeID, enabled: configuration.metrics != nil, cluster: true)
         let registryHandle = LateBound<RedisRegistry>()
+        let subscriberServer = LateBound<SSEServer>()
         let redis = RedisClient(configuration: cluster.redis, logger: logger, metrics: metrics) {
             // After any (re)connection, re-announce everything this node holds.
             registryHandle.value?.refreshSoon()
@@ -124,6 +129,9 @@ public struct RelayApplication {
             }
             consumer = try AMQPConsumer(configuration: amqp, logger: logger) { events in
                 ClusterRelay.receive(events, into: hub)
+                // Acknowledged only once the loops keep up: with a stalled loop, unacknowledged
+                // messages (prefetch) wait in the broker, not in this process's memory.
+                await subscriberServer.value?.deliveryBacklog(below: Self.consumerBacklogLimit)
             } control: { message in
                 // Answering waits for the broker's confirm: not in the way of the events.
                 Task { await admin.receive(message) }
@@ -167,6 +175,7 @@ public struct RelayApplication {
             throw error
         }
         drain.server.value = listeners.0
+        subscriberServer.value = listeners.0
         let probes = [
             Supervision.Probe(name: "redis") { redis.progress },
             Supervision.Probe(name: "amqp-forwarder") { forwarder.progress },

@@ -176,6 +176,17 @@ public final class SSEServer: Service {
         }
     }
 
+    /// Returns once no event loop has more than `limit` frames waiting to be written, at once
+    /// in the usual case. A source that can wait, such as the broker's consumer (which
+    /// acknowledges a message only after this), is slowed to what the loops write instead of
+    /// filling their queues without bound while one of them is stalled. Costs a lock per
+    /// loop when nothing waits.
+    public func deliveryBacklog(below limit: Int) async {
+        for loop in loops where loop.pendingDeliveries > limit {
+            try? await loop.settled().get()
+        }
+    }
+
     /// Open streams right now (the drain command waits for this to reach zero).
     public var openStreams: Int {
         get async {

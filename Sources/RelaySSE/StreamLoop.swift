@@ -40,11 +40,13 @@ final class StreamLoop: Sendable {
         let state = Mutex<(deliveries: [Delivery<SSEStream>], scheduled: Bool, since: NIODeadline)>(([], false, .distantPast))
     }
 
+    private let pending = Pending()
+
     init(eventLoop: any EventLoop, metrics: RelayMetrics = RelayMetrics()) {
         self.eventLoop = eventLoop
         self.metrics = metrics
         self.streams = NIOLoopBoundBox.makeBoxSendingValue(Streams(), eventLoop: eventLoop)
-        let pending = Pending()
+        let pending = self.pending
         self.queue = DeliveryQueue { batch in
             // Runs under the hub's lock, so appends keep id order across publishers.
             let schedule = pending.state.withLock { pending in
@@ -192,6 +194,15 @@ final class StreamLoop: Sendable {
 
     /// - Important: call on `eventLoop`.
     var openCount: Int { streams.value.open.count }
+
+    /// Frames queued for this loop and not yet written (from any thread).
+    var pendingDeliveries: Int { pending.state.withLock { $0.deliveries.count } }
+
+    /// Completes once the loop has run what was queued for it before this call, the drain
+    /// of the pending frames included.
+    func settled() -> EventLoopFuture<Void> {
+        eventLoop.submit {}
+    }
 }
 
 extension Array {
