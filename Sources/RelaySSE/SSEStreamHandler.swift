@@ -103,29 +103,29 @@ final class SSEStreamHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         writable = context.channel.isWritable
-        if context.channel.isActive { awaitRequest() }
+        if context.channel.isActive { startRequestDeadline() }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        awaitRequest()
+        startRequestDeadline()
         context.fireChannelActive()
     }
 
-    private func awaitRequest() {
+    private func startRequestDeadline() {
         requestDeadline = .now() + TimeAmount(configuration.requestTimeout)
-        loop.awaitRequest(self, true)
+        loop.watchRequest(of: self)
     }
 
-    private func requestReceived() {
+    private func stopRequestDeadline() {
         requestDeadline = nil
-        loop.awaitRequest(self, false)
+        loop.unwatchRequest(of: self)
     }
 
     /// Called by the loop's sweep: a request not complete by its deadline gets no answer,
     /// only the closed connection.
     func checkRequestDeadline(now: NIODeadline) {
         guard let requestDeadline, now >= requestDeadline else { return }
-        requestReceived()
+        stopRequestDeadline()
         state = .closed
         context.close(promise: nil)
     }
@@ -161,7 +161,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         case (.body, .awaitingEnd):
             break  // a GET has no use for a body; drop it
         case (.end, .awaitingEnd(let head, let route)):
-            requestReceived()
+            stopRequestDeadline()
             switch route {
             case nil:
                 answerPreflight(head)
@@ -191,7 +191,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         if keepAlive {
             state = .awaitingHead
-            awaitRequest()
+            startRequestDeadline()
         } else {
             state = .closed
             context.close(promise: nil)
@@ -567,7 +567,7 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        requestReceived()
+        stopRequestDeadline()
         if case .streaming = state {
             teardown(reason: .clientGone)
         }

@@ -105,11 +105,16 @@ final class StreamLoop: Sendable {
         streams.value.open[ObjectIdentifier(handler)] = nil
     }
 
-    /// Puts `handler` under the sweep's request deadline check (it owes a request), or
-    /// takes it out (its request arrived, or it closed).
+    /// Puts `handler` under the sweep's request deadline check: it owes a request.
     /// - Important: call on `eventLoop`.
-    func awaitRequest(_ handler: SSEStreamHandler, _ awaiting: Bool) {
-        streams.value.awaitingRequest[ObjectIdentifier(handler)] = awaiting ? handler : nil
+    func watchRequest(of handler: SSEStreamHandler) {
+        streams.value.awaitingRequest[ObjectIdentifier(handler)] = handler
+    }
+
+    /// Takes `handler` out of the check: its request arrived, or it closed.
+    /// - Important: call on `eventLoop`.
+    func unwatchRequest(of handler: SSEStreamHandler) {
+        streams.value.awaitingRequest[ObjectIdentifier(handler)] = nil
     }
 
     /// Streams one sweep task visits before it lets the loop do I/O: a visit costs about
