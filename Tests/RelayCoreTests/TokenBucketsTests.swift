@@ -76,9 +76,22 @@ import Testing
         #expect(sent == [publication("3")])
         #expect(limiter.heldBack == 0)
         #expect(!limiter.claimFlush(), "nothing held, nothing to flush")
-        #expect(limiter.admit(publication("4"), client: client, configuration: configuration, action: .coalesce) == .deferred(replaced: false))
-        #expect(limiter.claimFlush(), "a new hold after the flush ended schedules a new one")
-        #expect(limiter.due(configuration: nil) == ([publication("4")], false), "no limit any more: everything goes")
+    }
+
+    /// One flush runs while events are held; once they are gone the next hold starts a new
+    /// one (no timer ticks in between).
+    @Test func aNewHoldAfterTheFlushEndedClaimsANewFlush() {
+        let limiter = PublishRateLimiter()
+        let configuration = TokenBuckets.Configuration(rate: 0.001, burst: 1)  // no token comes back during the test
+        func publication(_ data: String) -> Publication { Publication(target: .client(client), event: Event(data: data)) }
+        #expect(limiter.admit(publication("1"), client: client, configuration: configuration, action: .coalesce) == .admitted)
+        #expect(limiter.admit(publication("2"), client: client, configuration: configuration, action: .coalesce) == .deferred(replaced: false))
+        #expect(limiter.claimFlush())
+        #expect(limiter.due(configuration: configuration) == ([], true), "still held: the flush goes on")
+        #expect(!limiter.claimFlush(), "it is still the same flush")
+        #expect(limiter.due(configuration: nil) == ([publication("2")], false), "no limit any more: everything goes, the flush ends")
+        #expect(limiter.admit(publication("3"), client: client, configuration: configuration, action: .coalesce) == .deferred(replaced: false))
+        #expect(limiter.claimFlush(), "a new hold after the flush ended claims a new one")
     }
 
     /// While an event is held back, a newer one must not overtake it even if a token is free.
