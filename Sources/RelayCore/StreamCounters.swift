@@ -9,6 +9,7 @@ public final class StreamCounters: Sendable {
     private let refused = Mutex<[RefusalReason: Int]>(Dictionary(uniqueKeysWithValues: RefusalReason.allCases.map { ($0, 0) }))
 
     private let metrics: RelayMetrics
+    private let refusalLog = Mutex(KeyedLogThrottle<String>())
 
     public init(metrics: RelayMetrics = RelayMetrics()) {
         self.metrics = metrics
@@ -27,6 +28,16 @@ public final class StreamCounters: Sendable {
     public func recordRefusal(_ reason: RefusalReason) {
         refused.withLock { $0[reason, default: 0] += 1 }
         metrics.recordRefusal(reason)
+    }
+
+    /// The same, for a refusal the caller logs: whether to log it at its level now (one
+    /// line per reason and peer every 10 s), and how many of that pair's were not.
+    /// A client retrying in a loop, or a flood from one address, then costs a line per 10 s
+    /// instead of one per attempt; the counts and metrics still see every refusal.
+    public func recordRefusal(_ reason: RefusalReason, peer: String, now: UInt64) -> (log: Bool, notLogged: Int) {
+        recordRefusal(reason)
+        let (log, suppressed) = refusalLog.withLock { $0.record(reason.rawValue + " " + peer, now: now) }
+        return (log, suppressed)
     }
 
     /// Refusal reason → count, for every reason.

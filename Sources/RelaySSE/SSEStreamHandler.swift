@@ -291,16 +291,17 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     private func refuse(_ refusal: Refusal, request: SSERequest, head: HTTPRequestHead) {
-        counters.recordRefusal(refusal.reason)
+        let (log, notLogged) = counters.recordRefusal(refusal.reason, peer: remoteAddress, now: NIODeadline.now().uptimeNanoseconds)
         answer(refusal.error, to: head, extraHeaders: refusal.headers)
-        let level: Logger.Level = refusal.reason == .authUnavailable || refusal.reason == .nodeFull ? .warning : .info
-        logger.log(
-            level: level, "stream refused",
-            metadata: [
-                "client.id": "\(request.client)", "peer": "\(remoteAddress)", "reason": "\(refusal.reason.rawValue)",
-                "http.status": "\(refusal.error.status)", "detail": "\(refusal.error.message)",
-            ]
-        )
+        // Held back ones still show at debug level, for whoever follows one client closely.
+        let level: Logger.Level = !log ? .debug : refusal.reason == .authUnavailable || refusal.reason == .nodeFull ? .warning : .info
+        guard logger.logLevel <= level else { return }
+        var metadata: Logger.Metadata = [
+            "client.id": "\(request.client)", "peer": "\(remoteAddress)", "reason": "\(refusal.reason.rawValue)",
+            "http.status": "\(refusal.error.status)", "detail": "\(refusal.error.message)",
+        ]
+        if notLogged > 0 { metadata["refusals.not_logged"] = "\(notLogged)" }
+        logger.log(level: level, "stream refused", metadata: metadata)
     }
 
     /// Bytes of the request line and headers, as the client sent them (near enough).

@@ -77,6 +77,19 @@ def test_connect_rate_per_forwarded_address_from_a_trusted_proxy(relay):
     r.open_stream("r", headers={"X-Forwarded-For": "198.51.100.8"}).close()
     wait_until(lambda: "198.51.100.7" in r.stderr_text() and "rate_limited" in r.stderr_text(), 5,
                message="refusal logged with the forwarded address")
+    # A client hammering on: every refusal is answered and counted, one line per 10 s is
+    # logged for it, and another address's refusal still gets its own line.
+    for _ in range(30):
+        hammer = r.stream("r", headers=browser)
+        assert hammer.status == 429
+    for _ in range(3):
+        r.stream("r", headers={"X-Forwarded-For": "198.51.100.8"})
+    def refusal_lines(address: str) -> list[str]:
+        return [l for l in r.stderr_text().splitlines() if "stream refused" in l and address in l]
+    wait_until(lambda: len(refusal_lines("198.51.100.8")) == 1, 5, message="the other address's refusal logged")
+    assert len(refusal_lines("198.51.100.7")) == 1, refusal_lines("198.51.100.7")
+    metrics = r.metrics_request("/metrics").body.decode()
+    assert 'sse_relay_refusals_total{reason="rate_limited"} 33' in metrics, [l for l in metrics.splitlines() if "refusals" in l]
 
 
 def test_forwarded_for_from_an_untrusted_peer_is_ignored(relay):
