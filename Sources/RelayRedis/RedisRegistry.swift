@@ -171,10 +171,14 @@ public final class RedisRegistry: Sendable {
     /// Flushes changes as they come and sends heartbeats, until cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
+            // The heartbeat is only requested here and written by the task below, between
+            // flushes. Written from a task of its own, a heartbeat that read the membership
+            // just before a disconnect could land after that disconnect's HDEL and bring
+            // the route back for a whole TTL (a test caught it on a loaded machine).
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.configuration.heartbeat)
-                    await self.heartbeatLogged()
+                    self.refreshSoon()
                 }
             }
             group.addTask {
