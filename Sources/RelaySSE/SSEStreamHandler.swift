@@ -117,6 +117,8 @@ final class SSEStreamHandler: ChannelInboundHandler {
     }
 
     private func stopRequestDeadline() {
+        // Every close passes here; a stream stopped its deadline when its request ended.
+        guard requestDeadline != nil else { return }
         requestDeadline = nil
         loop.unwatchRequest(of: self)
     }
@@ -346,9 +348,9 @@ final class SSEStreamHandler: ChannelInboundHandler {
         loop.register(self)
         openedAt = .now()
         closeAt = openedAt + loop.lifetime(upTo: configuration.maxLifetime)
-        needsFlush = true
 
         guard let replaySource else {
+            needsFlush = true  // the head, whatever follows it
             let opening = hub.open(stream, lastEventID: lastEventID, retry: configuration.retryMilliseconds)
             backlog.append(contentsOf: opening.frames)
             replayedInBacklog = opening.frames.count
@@ -362,7 +364,6 @@ final class SSEStreamHandler: ChannelInboundHandler {
         // event published from now on, on any node, comes here.
         catchUp = []
         hub.attach(stream)
-        needsFlush = false
         let handler = stream.handler
         Task {
             let opening = await replaySource.opening(client: request.client, topics: request.topics, lastEventID: lastEventID)

@@ -151,22 +151,25 @@ final class ForwarderWorker: Sendable {
                 defer { shared.state.queue = [] }
                 return (shared.state.queue, shared.stopRequested, shared.state.blocked)
             }
-            // Queued before the broker's notice arrived: refused like the ones after it.
-            if let blocked { fail(requests[...], with: .blocked(blocked)) }
-            for (range, request) in Self.merged(blocked == nil ? requests : []) {
-                let message = RabbitMQConnection.Message(
-                    exchange: topology.exchange, routingKey: request.routingKey, contentType: Self.contentType,
-                    messageID: request.messageID, appID: nodeID, correlationID: String(nextTag), body: request.body)
-                do {
-                    try connection.publish(message)
-                } catch {
-                    // A failed publish never reaches a queue (the broker drops partial
-                    // messages with the connection), so these were not sent at all.
-                    fail(requests[range.lowerBound...], with: .unavailable("the connection to RabbitMQ was lost: \(error.message)"))
-                    return lose(error)
+            if let blocked {
+                // Queued before the broker's notice arrived: refused like the ones after it.
+                fail(requests, with: .blocked(blocked))
+            } else {
+                for (range, request) in Self.merged(requests) {
+                    let message = RabbitMQConnection.Message(
+                        exchange: topology.exchange, routingKey: request.routingKey, contentType: Self.contentType,
+                        messageID: request.messageID, appID: nodeID, correlationID: String(nextTag), body: request.body)
+                    do {
+                        try connection.publish(message)
+                    } catch {
+                        // A failed publish never reaches a queue (the broker drops partial
+                        // messages with the connection), so these were not sent at all.
+                        fail(requests[range.lowerBound...], with: .unavailable("the connection to RabbitMQ was lost: \(error.message)"))
+                        return lose(error)
+                    }
+                    tracker.append(tag: nextTag, token: request.waiter, deadline: .now + confirmTimeout)
+                    nextTag += 1
                 }
-                tracker.append(tag: nextTag, token: request.waiter, deadline: .now + confirmTimeout)
-                nextTag += 1
             }
 
             do {
